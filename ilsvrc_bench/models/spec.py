@@ -1,0 +1,86 @@
+"""Typed, declarative descriptions of a model: what it is, its weights, how to preprocess for it.
+
+Class order: every model's outputs are mapped to the 1000 ILSVRC2012 classes in *sorted-wnid*
+order (index 0 = n01440764). ``class_offset`` says how many leading outputs to drop first
+(1 for TensorFlow-era models with a background class at output 0).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Interpolation = Literal["nearest", "bilinear", "bicubic"]
+Source = Literal["torchvision", "timm", "onnx", "factory", "plugin"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """How an image becomes the model's input: resize shorter side, centre crop, normalise."""
+
+    resize_size: int = 256
+    crop_size: int = 224
+    interpolation: Interpolation = "bilinear"
+    antialias: bool = True
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    color_order: Literal["RGB", "BGR"] = "RGB"
+
+    @property
+    def key(self) -> tuple[Any, ...]:
+        """Models with equal keys can share one decoding pass."""
+        return tuple(asdict(self).values())
+
+
+@dataclass(frozen=True)
+class WeightsSpec:
+    """Which weights: a torchvision enum name, ``random``, a local file, or the ONNX file itself."""
+
+    name: str
+    path: str | None = None
+    url: str | None = None
+    sha256: str | None = None
+
+    @property
+    def is_random(self) -> bool:
+        return self.name == "random"
+
+
+@dataclass(frozen=True)
+class ReferenceAccuracy:
+    """Published single-crop val accuracy in percent, with where it was published."""
+
+    top1: float
+    top5: float
+    source: str
+
+    @property
+    def top1_err(self) -> float:
+        return round(100.0 - self.top1, 3)
+
+    @property
+    def top5_err(self) -> float:
+        return round(100.0 - self.top5, 3)
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """Everything needed to build a model and feed it, and what it is known to score."""
+
+    name: str
+    source: Source
+    architecture: str
+    weights: WeightsSpec
+    preprocessing: Preprocessing = field(default_factory=Preprocessing)
+    num_outputs: int = 1000
+    class_offset: int = 0
+    reference: ReferenceAccuracy | None = None
+    num_params: int | None = None
+    gflops: float | None = None
+    target: str | None = None  # what to build: "module:factory", an ONNX path, a timm name
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
