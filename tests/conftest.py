@@ -1,0 +1,53 @@
+"""Fixtures shared by every test area. Area-specific fixtures live in tests/<area>/conftest.py."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+REALDATA = Path(os.environ.get("ILSVRC_BENCH_REALDATA", REPO_ROOT.parent / "shared" / "realdata"))
+REAL_IMAGES = REALDATA / "imagenet-sample-200"
+REAL_ONNX = REALDATA / "models" / "mobilenetv2-12-int8.onnx"
+
+
+@pytest.fixture
+def real_images() -> Path:
+    """The 200 real ImageNet photos in ../shared/realdata; skips when they are absent."""
+    if not REAL_IMAGES.is_dir():
+        pytest.skip(f"real images not available at {REAL_IMAGES}")
+    return REAL_IMAGES
+
+
+@pytest.fixture
+def real_onnx() -> Path:
+    """The real pretrained int8 MobileNetV2 ONNX model; skips when absent or without onnxruntime."""
+    pytest.importorskip("onnxruntime")
+    if not REAL_ONNX.is_file():
+        pytest.skip(f"real ONNX model not available at {REAL_ONNX}")
+    return REAL_ONNX
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test reads or writes the user's real data root, runs or weights cache."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("ILSVRC_BENCH_ROOT", str(home / "root"))
+    monkeypatch.setenv("ILSVRC_BENCH_RUNS", str(home / "runs"))
+    monkeypatch.setenv("TORCH_HOME", str(home / "torch"))
+    monkeypatch.setenv("NO_COLOR", "1")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    try:
+        import torch
+
+        has_cuda = torch.cuda.is_available()
+    except ImportError:  # pragma: no cover
+        has_cuda = False
+    skip_gpu = pytest.mark.skip(reason="needs a CUDA device")
+    for item in items:
+        if "gpu" in item.keywords and not has_cuda:
+            item.add_marker(skip_gpu)
