@@ -30,6 +30,7 @@ def output_option(fn: F) -> F:
     return click.option(
         "-o",
         "--output",
+        "output_path",
         type=click.Path(dir_okay=False, writable=True, path_type=Path),
         default=None,
         help="Write the output to FILE instead of stdout.",
