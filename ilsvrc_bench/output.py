@@ -116,7 +116,9 @@ def to_csv(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
     for rec in records:
         writer.writerow(
             [
-                "" if rec.get(c) is None else json.dumps(rec[c])
+                ""
+                if rec.get(c) is None
+                else json.dumps(rec[c])
                 if isinstance(rec.get(c), (list, dict))
                 else rec.get(c)
                 for c in columns
@@ -181,7 +183,7 @@ def render(
         return head + to_markdown(records, columns, headers=headers) + tail
     console = Console(file=io.StringIO(), width=160, no_color=True, highlight=False)
     console.print(to_table(records, columns, title=title, headers=headers, caption=caption))
-    return console.file.getvalue()  # type: ignore[attr-defined, no-any-return]
+    return console.file.getvalue()  # type: ignore[attr-defined]
 
 
 def emit(

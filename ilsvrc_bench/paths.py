@@ -14,7 +14,7 @@ APP_NAME = "ilsvrc-bench"
 
 
 def data_root(root: str | os.PathLike[str] | None = None) -> Path:
-    """The data root: ``root`` if given, else ``$ILSVRC_BENCH_ROOT``, else the user data directory."""
+    """The data root: ``root``, else ``$ILSVRC_BENCH_ROOT``, else the user data directory."""
     if root is not None:
         return Path(root).expanduser()
     env = os.environ.get(ROOT_ENV)

@@ -31,7 +31,9 @@ def real_onnx() -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """No test reads or writes the user's real data root, runs or weights cache."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("ILSVRC_BENCH_ROOT", str(home / "root"))

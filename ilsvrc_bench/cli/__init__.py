@@ -31,7 +31,8 @@ class CliError(click.ClickException):
 
     def __init__(self, message: str, exit_code: int) -> None:
         super().__init__(message)
-        self.exit_code = exit_code
+        # click declares exit_code per class; a per-instance code is what we need here
+        self.exit_code = exit_code  # type: ignore[misc]
 
     def show(self, file: Any = None) -> None:
         output.err().print(f"[bold red]error:[/] {click.unstyle(self.format_message())}")

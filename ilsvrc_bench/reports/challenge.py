@@ -1,0 +1,183 @@
+"""The per-year table of the challenge, and models placed into it.
+
+Rows are plain dicts with stable keys, so every format (rich table, Markdown, CSV, JSON) is a
+rendering of the same data. Keys of a row:
+
+``kind``        challenge | human | paper | reference (published val accuracy of a registered
+                model) | run (a measured run)
+``year``        challenge year (empty for reference and run rows)
+``entry``       team and entry, or model name
+``team``, ``method``
+``top5_err``, ``top1_err``   percent
+``split``       test | val
+``outside_data``, ``ensemble``
+``rank``        the team's place that year (challenge rows)
+``placement``   where a model's top-5 error would have ranked (reference and run rows)
+``source``      URL or where the figure comes from
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from ilsvrc_bench import history
+
+COLUMNS = (
+    "kind",
+    "year",
+    "entry",
+    "team",
+    "method",
+    "top5_err",
+    "top1_err",
+    "split",
+    "outside_data",
+    "ensemble",
+    "rank",
+    "placement",
+    "source",
+)
+
+
+@dataclass(frozen=True)
+class ModelRow:
+    """A model's val figures to place into the history (published reference or measured run)."""
+
+    kind: str  # "reference" or "run"
+    entry: str
+    top1_err: float | None
+    top5_err: float
+    source: str
+    method: str = ""
+    top5_ci: tuple[float, float] | None = None  # of the error, percent
+
+    def as_row(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "year": None,
+            "entry": self.entry,
+            "team": None,
+            "method": self.method,
+            "top5_err": round(self.top5_err, 3),
+            "top1_err": None if self.top1_err is None else round(self.top1_err, 3),
+            "split": "val",
+            "outside_data": None,
+            "ensemble": False,
+            "rank": None,
+            "placement": history.describe_placement(self.top5_err),
+            "source": self.source,
+        }
+
+
+def reference_rows() -> list[ModelRow]:
+    """The registered reference models with their published val accuracy."""
+    from ilsvrc_bench import models
+
+    rows = []
+    for spec in models.reference_models():
+        ref = spec.reference
+        if ref is None:
+            continue
+        rows.append(
+            ModelRow(
+                kind="reference",
+                entry=f"{spec.name} ({spec.weights.name})",
+                top1_err=ref.top1_err,
+                top5_err=ref.top5_err,
+                source=ref.source,
+                method="published, single model, centre crop",
+            )
+        )
+    return rows
+
+
+def history_rows() -> list[dict[str, Any]]:
+    """Every history record as a row; challenge rows carry their team's rank that year."""
+    ranks: dict[history.Entry, int] = {}
+    for year in history.YEARS:
+        for i, e in enumerate(history.team_ranking(year), start=1):
+            ranks[e] = i
+    rows = []
+    for e in history.entries():
+        rows.append(
+            {
+                "kind": e.kind,
+                "year": e.year,
+                "entry": e.entry if e.entry else e.team,
+                "team": e.team,
+                "method": e.method,
+                "top5_err": e.top5_err,
+                "top1_err": e.top1_err,
+                "split": e.split,
+                "outside_data": e.outside_data,
+                "ensemble": e.ensemble,
+                "rank": ranks.get(e),
+                "placement": None,
+                "source": e.source,
+            }
+        )
+    return rows
+
+
+def report_rows(model_rows: Iterable[ModelRow] = ()) -> list[dict[str, Any]]:
+    """History rows followed by the model rows: the data behind csv and json output."""
+    return history_rows() + [m.as_row() for m in model_rows]
+
+
+YEAR_COLUMNS = ("year", "winner", "winner_top5_err", "runner_up", "runner_up_top5_err", "teams")
+YEAR_HEADERS = {
+    "year": "Year",
+    "winner": "Winner",
+    "winner_top5_err": "Top-5 err % (test)",
+    "runner_up": "2nd",
+    "runner_up_top5_err": "Top-5 err % (test)",
+    "teams": "Teams listed",
+}
+
+
+def year_table() -> list[dict[str, Any]]:
+    """One row per challenge year: winner and runner-up (each team's best entry)."""
+    rows = []
+    for year in history.YEARS:
+        ranking = history.team_ranking(year)
+        first, second = ranking[0], ranking[1] if len(ranking) > 1 else None
+        rows.append(
+            {
+                "year": year,
+                "winner": _label(first),
+                "winner_top5_err": first.top5_err,
+                "runner_up": _label(second) if second else None,
+                "runner_up_top5_err": second.top5_err if second else None,
+                "teams": len(ranking),
+            }
+        )
+    return rows
+
+
+def _label(e: history.Entry) -> str:
+    extra = " (outside data)" if e.outside_data else ""
+    return f"{e.team}{extra}"
+
+
+MODEL_COLUMNS = ("entry", "kind", "split", "top1_err", "top5_err", "placement", "source")
+MODEL_HEADERS = {
+    "entry": "Model / entry",
+    "kind": "Kind",
+    "split": "Split",
+    "top1_err": "Top-1 err %",
+    "top5_err": "Top-5 err %",
+    "placement": "In the challenge's history",
+    "source": "Source",
+}
+
+
+def model_table(model_rows: Sequence[ModelRow]) -> list[dict[str, Any]]:
+    """Human and paper rows for context, then the models with their placements."""
+    rows: list[dict[str, Any]] = []
+    for r in history_rows():
+        if r["kind"] in {"human", "paper"}:
+            rows.append({**r, "entry": f"{r['entry']} ({r['year']})"})
+    rows += [m.as_row() for m in model_rows]
+    return rows
