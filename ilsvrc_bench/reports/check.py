@@ -1,0 +1,345 @@
+"""The regression verdict: is the candidate worse than the baseline by more than the tolerance?
+
+Rule (documented in docs/ci.md): a regression is an observed drop larger than ``max_drop``
+points *and* statistically real at level ``alpha``. Which test says "real" depends on what both
+sides have:
+
+- ``mcnemar``: both are runs with per-image predictions on the same images; McNemar's exact
+  test on the images where exactly one of the two is right (the flipped images, all listed).
+- ``interval``: only aggregate numbers; the 95% interval of the difference of two independent
+  proportions built from the two Wilson intervals (Newcombe's hybrid score method) lies below 0.
+- ``reference``: the baseline is a published figure (50,000 val images, taken as exact); the
+  reference lies above the candidate's 95% Wilson interval.
+
+Comparisons that mean nothing are refused: different data raises :class:`DataError` (exit 3),
+a different protocol or preprocessing raises :class:`ModelError` (exit 4); each says which.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ilsvrc_bench.errors import DataError, ModelError
+from ilsvrc_bench.metrics import correct_at_k, mcnemar_exact
+from ilsvrc_bench.reports.sides import Metric, Side
+
+CENTER_PROTOCOLS = frozenset({"center"})  # runs.RunRecord.protocol of a single centre crop
+FLIPS_COLUMNS = ("path", "label", "baseline_pred", "candidate_pred", "change")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one comparison; accuracies and differences in percentage points."""
+
+    regression: bool
+    metric: Metric
+    method: str  # "mcnemar", "interval" or "reference"
+    baseline: Side
+    candidate: Side
+    baseline_acc: float
+    candidate_acc: float
+    n_images: int | None
+    max_drop: float
+    alpha: float
+    significant: bool
+    p_value: float | None = None
+    diff_ci: tuple[float, float] | None = None
+    lost: int | None = None  # images only the baseline got right
+    gained: int | None = None  # images only the candidate got right
+    flips: pd.DataFrame = field(
+        default_factory=lambda: pd.DataFrame(columns=list(FLIPS_COLUMNS)), repr=False
+    )
+    notes: tuple[str, ...] = ()
+
+    @property
+    def delta(self) -> float:
+        """Candidate minus baseline, in points (negative is worse)."""
+        return self.candidate_acc - self.baseline_acc
+
+    @property
+    def status(self) -> str:
+        return "REGRESSION" if self.regression else "PASS"
+
+    def evidence(self) -> str:
+        if self.method == "mcnemar":
+            return (
+                f"McNemar exact p={_p(self.p_value)}, {self.lost} lost / {self.gained} gained"
+                f" of {self.n_images} images"
+            )
+        if self.method == "interval" and self.diff_ci is not None:
+            lo, hi = self.diff_ci
+            return f"95% CI of the difference [{lo:+.2f}, {hi:+.2f}] pts"
+        ci = self.candidate.ci(self.metric)
+        if ci is None:
+            return "no interval (no image count)"
+        return f"candidate 95% CI [{ci[0]:.2f}, {ci[1]:.2f}] vs published {self.baseline_acc:.2f}"
+
+    def line(self) -> str:
+        """The one-line verdict for stdout."""
+        tolerance = ">" if -self.delta > self.max_drop else "<="
+        return (
+            f"{self.status} {self.metric} acc: candidate {self.candidate_acc:.2f}% vs baseline "
+            f"{self.baseline_acc:.2f}% ({self.delta:+.2f} pts; drop {tolerance} max "
+            f"{self.max_drop:g}; {self.evidence()})"
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "status": self.status.lower(),
+            "regression": self.regression,
+            "metric": self.metric,
+            "method": self.method,
+            "baseline": self.baseline.label,
+            "candidate": self.candidate.label,
+            "baseline_acc": self.baseline_acc,
+            "candidate_acc": self.candidate_acc,
+            "delta": self.delta,
+            "n_images": self.n_images,
+            "max_drop": self.max_drop,
+            "alpha": self.alpha,
+            "significant": self.significant,
+            "p_value": self.p_value,
+            "diff_ci": list(self.diff_ci) if self.diff_ci else None,
+            "lost": self.lost,
+            "gained": self.gained,
+            "notes": list(self.notes),
+        }
+
+
+def _p(p: float | None) -> str:
+    if p is None:
+        return "n/a"
+    return f"{p:.3g}" if p >= 1e-4 else f"{p:.2e}"
+
+
+def _short(sha: str | None) -> str:
+    return sha[:12] if sha else "?"
+
+
+def ensure_comparable(
+    baseline: Side, candidate: Side, *, allow_preprocessing: bool = False
+) -> list[str]:
+    """Raise when the two sides cannot be compared; return notes on what was not checkable."""
+    notes: list[str] = []
+    if baseline.kind == "reference":
+        if candidate.split not in (None, "val"):
+            raise DataError(
+                f"different data: the published reference is ILSVRC2012 val, "
+                f"the candidate was measured on the {candidate.split} split of {candidate.data}"
+            )
+        if candidate.protocol is not None and candidate.protocol not in CENTER_PROTOCOLS:
+            raise ModelError(
+                f"different protocol: the published reference is single centre crop, "
+                f"the candidate used {candidate.protocol}"
+            )
+    else:
+        _ensure_same_data(baseline, candidate, notes)
+        if baseline.protocol and candidate.protocol and baseline.protocol != candidate.protocol:
+            raise ModelError(
+                f"different protocol: baseline {baseline.protocol}, candidate {candidate.protocol}"
+            )
+    differing = _preprocessing_diff(baseline.preprocessing, candidate.preprocessing)
+    if differing:
+        message = f"different preprocessing: {differing}"
+        if not allow_preprocessing:
+            raise ModelError(message + " (pass --allow-preprocessing-change if intended)")
+        notes.append(message)
+    return notes
+
+
+def _ensure_same_data(baseline: Side, candidate: Side, notes: list[str]) -> None:
+    b, c = baseline, candidate
+    if b.manifest_sha256 and c.manifest_sha256:
+        if b.manifest_sha256 != c.manifest_sha256:
+            raise DataError(
+                f"different data: baseline on {b.data} (manifest {_short(b.manifest_sha256)}), "
+                f"candidate on {c.data} (manifest {_short(c.manifest_sha256)})"
+            )
+    elif b.data and c.data and b.data != c.data:
+        raise DataError(f"different data: baseline on {b.data}, candidate on {c.data}")
+    else:
+        notes.append("data identity not recorded on both sides; compared image counts only")
+    if b.subset_sha256 and c.subset_sha256 and b.subset_sha256 != c.subset_sha256:
+        raise DataError(
+            f"different images: baseline subset {_short(b.subset_sha256)}, "
+            f"candidate subset {_short(c.subset_sha256)} of {b.data}"
+        )
+    if b.n_images and c.n_images and b.n_images != c.n_images:
+        raise DataError(
+            f"different images: baseline scored {b.n_images}, candidate {c.n_images} of {b.data}"
+        )
+
+
+def _preprocessing_diff(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> str:
+    if not a or not b:
+        return ""
+    keys = sorted(k for k in set(a) & set(b) if _norm(a[k]) != _norm(b[k]))
+    return ", ".join(f"{k} {a[k]} vs {b[k]}" for k in keys)
+
+
+def _norm(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_norm(v) for v in value)
+    if isinstance(value, float):
+        return round(value, 6)
+    return value
+
+
+def _pred_matrix(df: pd.DataFrame) -> np.ndarray:
+    rows = [np.asarray(p, dtype=np.int64).reshape(-1) for p in df["pred"]]
+    width = max((len(r) for r in rows), default=5)
+    out = np.full((len(rows), width), -1, dtype=np.int64)
+    for i, r in enumerate(rows):
+        out[i, : len(r)] = r
+    return out
+
+
+def _key(df: pd.DataFrame) -> str:
+    return "path" if "path" in df.columns else "index"
+
+
+@dataclass(frozen=True)
+class Paired:
+    """Per-image correctness of both sides on the same images."""
+
+    baseline_correct: np.ndarray
+    candidate_correct: np.ndarray
+    flips: pd.DataFrame
+
+    @property
+    def lost(self) -> int:
+        return int((self.baseline_correct & ~self.candidate_correct).sum())
+
+    @property
+    def gained(self) -> int:
+        return int((~self.baseline_correct & self.candidate_correct).sum())
+
+    @property
+    def p_value(self) -> float:
+        return mcnemar_exact(self.lost, self.gained)
+
+
+def pair(baseline: pd.DataFrame, candidate: pd.DataFrame, metric: Metric) -> Paired:
+    """Line up two prediction tables image by image; refuse different image sets or labels."""
+    key = _key(baseline)
+    if key not in candidate.columns:
+        raise DataError(f"predictions cannot be paired: the candidate has no {key} column")
+    if baseline[key].duplicated().any() or candidate[key].duplicated().any():
+        raise DataError(f"predictions cannot be paired: duplicate {key} values")
+    b = baseline.set_index(key)
+    c = candidate.set_index(key)
+    if set(b.index) != set(c.index):
+        common = len(set(b.index) & set(c.index))
+        raise DataError(
+            f"different images: baseline has {len(b)}, candidate {len(c)}, {common} in common"
+        )
+    c = c.loc[b.index]
+    labels_b = b["label"].to_numpy(dtype=np.int64)
+    if not np.array_equal(labels_b, c["label"].to_numpy(dtype=np.int64)):
+        raise DataError("different labels: the same images carry different labels in the two runs")
+    k = 1 if metric == "top1" else 5
+    pred_b, pred_c = _pred_matrix(b), _pred_matrix(c)
+    ok_b = correct_at_k(labels_b, pred_b, k)
+    ok_c = correct_at_k(labels_b, pred_c, k)
+    flipped = ok_b != ok_c
+    flips = pd.DataFrame(
+        {
+            "path": b.index[flipped].astype(str),
+            "label": labels_b[flipped],
+            "baseline_pred": pred_b[flipped, 0],
+            "candidate_pred": pred_c[flipped, 0],
+            "change": np.where(ok_b[flipped], "lost", "gained"),
+        }
+    )
+    return Paired(ok_b, ok_c, flips.reset_index(drop=True))
+
+
+def newcombe_interval(
+    p1: float, ci1: tuple[float, float], p2: float, ci2: tuple[float, float]
+) -> tuple[float, float]:
+    """95% interval of ``p1 - p2`` (independent proportions) from their Wilson intervals."""
+    (l1, u1), (l2, u2) = ci1, ci2
+    d = p1 - p2
+    return (d - math.hypot(p1 - l1, u2 - p2), d + math.hypot(u1 - p1, p2 - l2))
+
+
+def compare(
+    baseline: Side,
+    candidate: Side,
+    *,
+    metric: Metric = "top1",
+    max_drop: float = 0.0,
+    alpha: float = 0.05,
+    allow_preprocessing: bool = False,
+) -> Verdict:
+    """The verdict on ``candidate`` against ``baseline`` (see the module docstring for the rule)."""
+    notes = ensure_comparable(baseline, candidate, allow_preprocessing=allow_preprocessing)
+    common: dict[str, Any] = {"metric": metric, "max_drop": max_drop, "alpha": alpha}
+    if baseline.predictions is not None and candidate.predictions is not None:
+        paired = pair(baseline.predictions, candidate.predictions, metric)
+        n = len(paired.baseline_correct)
+        acc_b = 100 * float(paired.baseline_correct.mean()) if n else math.nan
+        acc_c = 100 * float(paired.candidate_correct.mean()) if n else math.nan
+        p = paired.p_value
+        significant = p < alpha and acc_c < acc_b
+        if acc_b - acc_c > max_drop and not significant:
+            notes.append("the drop exceeds the tolerance but is within noise; not failing")
+        return Verdict(
+            regression=significant and acc_b - acc_c > max_drop,
+            method="mcnemar",
+            baseline=baseline,
+            candidate=candidate,
+            baseline_acc=acc_b,
+            candidate_acc=acc_c,
+            n_images=n,
+            significant=significant,
+            p_value=p,
+            lost=paired.lost,
+            gained=paired.gained,
+            flips=paired.flips,
+            notes=tuple(notes),
+            **common,
+        )
+    acc_b, acc_c = baseline.acc(metric), candidate.acc(metric)
+    ci_c = candidate.ci(metric)
+    if baseline.kind == "reference":
+        method, diff_ci = "reference", None
+        significant = ci_c is not None and acc_b > ci_c[1]
+        if candidate.n_images and candidate.n_images < 50000:
+            notes.append(
+                f"the reference is the full 50,000-image val; the candidate saw "
+                f"{candidate.n_images} images"
+            )
+    else:
+        method = "interval"
+        ci_b = baseline.ci(metric)
+        diff_ci = (
+            None if ci_b is None or ci_c is None else newcombe_interval(acc_c, ci_c, acc_b, ci_b)
+        )
+        significant = diff_ci is not None and diff_ci[1] < 0
+        if baseline.predictions is None or candidate.predictions is None:
+            notes.append("no per-image predictions on both sides; used confidence intervals")
+    if ci_c is None:
+        notes.append("no image count on the candidate; judged on the point estimates alone")
+        significant = acc_c < acc_b
+    if acc_b - acc_c > max_drop and not significant:
+        notes.append("the drop exceeds the tolerance but is within noise; not failing")
+    return Verdict(
+        regression=significant and acc_b - acc_c > max_drop,
+        method=method,
+        baseline=baseline,
+        candidate=candidate,
+        baseline_acc=acc_b,
+        candidate_acc=acc_c,
+        n_images=candidate.n_images,
+        significant=significant,
+        diff_ci=diff_ci,
+        notes=tuple(notes),
+        **common,
+    )
