@@ -20,6 +20,9 @@ from ilsvrc_bench.errors import DataError
 
 Kind = Literal["challenge", "human", "paper"]
 YEARS = tuple(range(2010, 2018))
+# Years whose results page was read in full, so every team is listed and a rank is exact.
+# Other years list the winner and the entries we could check; a rank past them is a lower bound.
+COMPLETE_RANKINGS = frozenset({2012})
 HISTORY_NOTE = (
     "Challenge figures are top-5 error on the ILSVRC test set, often ensembles with multi-crop "
     "evaluation; model figures are on val, single model, single centre crop unless stated. "
@@ -126,11 +129,8 @@ class Placement:
 
     year: int
     rank: int
-    n_teams: int  # teams listed for that year; a rank past them is a lower bound
-
-    @property
-    def behind_all_listed(self) -> bool:
-        return self.rank > self.n_teams
+    n_teams: int  # teams listed for that year
+    exact: bool  # False: unlisted teams may also be better, so the place is ``rank`` or lower
 
     @property
     def ordinal(self) -> str:
@@ -145,12 +145,17 @@ def place(top5_err: float) -> list[Placement]:
     for year in YEARS:
         ranking = team_ranking(year)
         better = sum(1 for e in ranking if e.top5_err is not None and e.top5_err < top5_err)
-        out.append(Placement(year=year, rank=better + 1, n_teams=len(ranking)))
+        exact = better == 0 or year in COMPLETE_RANKINGS
+        out.append(Placement(year=year, rank=better + 1, n_teams=len(ranking), exact=exact))
     return out
 
 
 def describe_placement(top5_err: float) -> str:
-    """A short verdict such as ``would have won 2011; 2nd in 2012``."""
+    """A short verdict such as ``would have won 2011; 2nd in 2012``.
+
+    The year after the last win is where the score stops winning; its place is exact only for
+    years whose every team is listed (``at best 3rd in 2014`` otherwise).
+    """
     placements = place(top5_err)
     won = [p for p in placements if p.rank == 1]
     if not won:
@@ -163,6 +168,6 @@ def describe_placement(top5_err: float) -> str:
 
 
 def _rank_text(p: Placement) -> str:
-    if p.behind_all_listed:
-        return f"behind all {p.n_teams} listed teams in {p.year}"
+    if not p.exact:
+        return f"at best {p.ordinal} in {p.year}"
     return f"{p.ordinal} in {p.year}"
