@@ -1,0 +1,126 @@
+"""The label-order guard: make a permuted class order impossible to miss.
+
+Three mistakes give near-zero accuracy on ImageNet while every class still holds 50 images, so
+counts alone cannot catch them:
+
+* the devkit's ``ILSVRC2012_ID - 1`` used as the class index instead of the sorted-wnid index;
+* ImageNetV2 folders ``0..999`` sorted as strings (``0, 1, 10, 100, ...``) to assign indices;
+* any other fixed permutation of the 1000 classes.
+
+The guard works at two points. When preparing, a label file given as integers is compared with
+the devkit (when one is known) and refused if it follows the devkit order, and folder-named
+classes are read as integers, never string-sorted. After an evaluation, ``check_predictions``
+re-scores the top-1 predictions under each known wrong order; if one of them explains the
+predictions far better than the labels do, the labels are permuted and it says which way.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from ilsvrc_bench.data.devkit import Devkit
+from ilsvrc_bench.errors import DataError
+from ilsvrc_bench.synsets import N_CLASSES, all_synsets, index_of
+
+if TYPE_CHECKING:
+    from ilsvrc_bench.data.dataset import ImageRecord
+    from ilsvrc_bench.data.scan import Scan
+
+
+def devkit_order_map(devkit: Devkit) -> dict[int, int]:
+    """Wrong index (devkit_id - 1) -> the right sorted-wnid index, for every class."""
+    return {sid - 1: index_of(wnid) for sid, wnid in devkit.wnid_of_devkit_id.items()}
+
+
+def string_sorted_map() -> dict[int, int]:
+    """Wrong index (position of the folder name in a string sort) -> the folder's integer."""
+    names = sorted(str(i) for i in range(N_CLASSES))
+    return {pos: int(name) for pos, name in enumerate(names)}
+
+
+def looks_like_devkit_order(
+    labelled: Mapping[str, int], devkit: Devkit, number_of: Mapping[str, int]
+) -> bool:
+    """True if integer labels match ``devkit_id - 1`` of the ground truth more than sorted-wnid."""
+    right = wrong = 0
+    for path, label in labelled.items():
+        number = number_of.get(path)
+        if number is None or number > len(devkit.ground_truth):
+            continue
+        devkit_id = devkit.ground_truth[number - 1]
+        right += label == index_of(devkit.wnid_of_devkit_id[devkit_id])
+        wrong += label == devkit_id - 1
+    return wrong > right
+
+
+def check_scan(scan: Scan, records: Sequence[ImageRecord]) -> dict[str, Any]:
+    """Summarise the class counts of a prepared dataset; records for ``dataset.json``."""
+    counts = Counter(r.class_index for r in records)
+    summary: dict[str, Any] = {
+        "n_classes": len(counts),
+        "min_per_class": min(counts.values(), default=0),
+        "max_per_class": max(counts.values(), default=0),
+        "class_order": "sorted-wnid",
+    }
+    if scan.devkit is not None:
+        mismatched = [
+            r.path
+            for r in records
+            if r.devkit_id is not None and scan.devkit.wnid_of_devkit_id.get(r.devkit_id) != r.wnid
+        ]
+        if mismatched:
+            raise DataError(
+                f"{scan.storage.location}: {len(mismatched)} labels disagree with the devkit, "
+                f"e.g. {mismatched[0]}; the class order is mixed up"
+            )
+        summary["checked_against_devkit"] = True
+    return summary
+
+
+@dataclass(frozen=True)
+class OrderVerdict:
+    """How well each class order explains the predictions; ``suspect`` names a wrong order."""
+
+    accuracy: dict[str, float]
+    suspect: str | None
+
+    @property
+    def message(self) -> str | None:
+        if self.suspect is None:
+            return None
+        acc = self.accuracy
+        return (
+            f"labels look permuted: top-1 is {acc['sorted-wnid']:.1%} with the dataset's labels "
+            f"but {acc[self.suspect]:.1%} if the labels were in {self.suspect} order; "
+            "check how the dataset was prepared (see docs/data.md, 'label-order guard')"
+        )
+
+
+def check_predictions(
+    labels: Sequence[int], top1: Sequence[int], *, devkit: Devkit | None = None
+) -> OrderVerdict:
+    """Re-score top-1 predictions (sorted-wnid order) under each known wrong label order."""
+    if len(labels) != len(top1):
+        raise DataError(f"{len(labels)} labels but {len(top1)} predictions")
+    n = max(len(labels), 1)
+    orders: dict[str, Mapping[int, int]] = {"string-sorted folder": string_sorted_map()}
+    if devkit is not None:
+        orders["devkit"] = devkit_order_map(devkit)
+    acc = {"sorted-wnid": sum(int(p == y) for p, y in zip(top1, labels, strict=True)) / n}
+    for order, mapping in orders.items():
+        hits = sum(int(p == mapping.get(y, -1)) for p, y in zip(top1, labels, strict=True))
+        acc[order] = hits / n
+    best = max(orders, key=lambda o: acc[o], default=None)
+    # A wrong order must beat the labels clearly, not by a tie on a tiny or hopeless run.
+    suspect = None
+    if best is not None and acc[best] >= max(0.2, 3 * acc["sorted-wnid"]) and len(labels) >= 20:
+        suspect = best
+    return OrderVerdict(acc, suspect)
+
+
+def class_names() -> list[str]:
+    """Display names in sorted-wnid order (for messages)."""
+    return [s.name for s in all_synsets()]

@@ -1,0 +1,168 @@
+"""``prepare``: turn any supported source into a prepared dataset under the data root.
+
+The dataset is built in a work folder and renamed into place only when complete, under a lock
+on the root, so an interrupted or concurrent prepare never leaves a half-written dataset.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from ilsvrc_bench import paths
+from ilsvrc_bench.data.dataset import (
+    Dataset,
+    ImageRecord,
+    Storage,
+    datasets_dir,
+    open_dataset,
+    write_dataset,
+)
+from ilsvrc_bench.data.devkit import save_devkit, seen_devkit
+from ilsvrc_bench.data.labelorder import check_scan
+from ilsvrc_bench.data.scan import Context, Progress, Scan, image_problem
+from ilsvrc_bench.errors import DataError
+from ilsvrc_bench.synsets import index_of
+
+LOCK_NAME = ".prepare.lock"
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@contextmanager
+def root_lock(root: Path) -> Iterator[None]:
+    """Hold the data root's prepare lock; DataError at once if another process holds it."""
+    from filelock import FileLock, Timeout
+
+    root.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(root / LOCK_NAME)
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise DataError(
+            f"{root / LOCK_NAME}: another `ilsvrc-bench data prepare` is running in this root; "
+            "wait for it to finish"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _records(scan: Scan) -> tuple[list[ImageRecord], Storage, list[dict[str, str]]]:
+    entries = sorted(scan.entries, key=lambda e: e.path)
+    seen: set[str] = set()
+    records: list[ImageRecord] = []
+    problems: list[dict[str, str]] = []
+    for i, e in enumerate(entries):
+        if e.path in seen:
+            raise DataError(f"{scan.storage.location}: image {e.path!r} appears twice")
+        seen.add(e.path)
+        devkit_id = e.devkit_id
+        if devkit_id is None and scan.devkit is not None:
+            devkit_id = scan.devkit.devkit_id_of().get(e.wnid)
+        class_index = index_of(e.wnid)
+        records.append(
+            ImageRecord(i, e.path, class_index, e.wnid, devkit_id, e.blacklisted, e.size, e.sha256)
+        )
+        problem = image_problem(e)
+        if problem:
+            problems.append({"path": e.path, "problem": problem})
+    storage = scan.storage
+    if storage.kind == "tar":
+        offsets = tuple(e.offset for e in entries if e.offset is not None)
+        if len(offsets) != len(entries):  # pragma: no cover - a reader bug
+            raise DataError(f"{storage.location}: missing member offsets")
+        storage = Storage("tar", storage.location, offsets, storage.archive_size)
+    return records, storage, problems
+
+
+def _install(work: Path, final: Path) -> None:
+    """Replace ``final`` with ``work`` (the old dataset is removed only after the rename)."""
+    old = final.with_name(f".old-{final.name}-{os.getpid()}")
+    if final.exists():
+        final.rename(old)
+    work.rename(final)
+    if old.exists():
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def prepare(
+    sources: Sequence[str | os.PathLike[str]],
+    *,
+    root: str | os.PathLike[str] | None = None,
+    name: str | None = None,
+    fmt: str | None = None,
+    md5: Mapping[str, str] | None = None,
+    verify: bool = True,
+    progress: Progress | None = None,
+) -> Dataset:
+    """Prepare a dataset from ``sources`` (archives, folders, label files; see ``docs/data.md``).
+
+    ``fmt`` forces the source format (detected otherwise); ``md5`` maps archive file names to
+    expected MD5s; ``verify=False`` skips MD5 checks and records that in ``dataset.json``.
+    """
+    from ilsvrc_bench.data.sources import read_sources
+
+    paths_in = [Path(s).expanduser() for s in sources]
+    if not paths_in:
+        raise DataError("no source given: name the val tar and devkit, or a folder of images")
+    for p in paths_in:
+        if not p.exists():
+            raise DataError(f"{p}: no such file or folder")
+    if name is not None and not NAME_RE.match(name):
+        raise DataError(f"{name!r}: a dataset name is letters, digits, '.', '_' and '-'")
+    root_dir = paths.data_root(root)
+    base = datasets_dir(root_dir)
+    with root_lock(root_dir):
+        base.mkdir(parents=True, exist_ok=True)
+        work = base / f".prepare-{os.getpid()}"
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir()
+        try:
+            ctx = Context(
+                workdir=work,
+                md5=dict(md5 or {}),
+                verify=verify,
+                progress=progress,
+                seen_devkit=seen_devkit(root_dir),
+            )
+            try:
+                scan = read_sources(paths_in, fmt=fmt, ctx=ctx)
+            except OSError as exc:
+                name_ = exc.filename or paths_in[0]
+                raise DataError(f"{name_}: cannot read ({exc.strerror or exc})") from exc
+            if not scan.entries:
+                raise DataError(f"{paths_in[0]}: no images found")
+            records, storage, problems = _records(scan)
+            label_order = check_scan(scan, records)
+            dataset_name = name or scan.default_name
+            write_dataset(
+                work,
+                name=dataset_name,
+                source=scan.source,
+                split=scan.split,
+                records=records,
+                storage=storage,
+                extra={
+                    "sources": [str(p.resolve()) for p in paths_in],
+                    "md5_checks": scan.checks,
+                    "verify_skipped": not verify,
+                    "problems": problems,
+                    "label_order": label_order,
+                },
+            )
+            if scan.devkit is not None:
+                save_devkit(scan.devkit, work)
+                save_devkit(scan.devkit, root_dir)
+            _install(work, base / dataset_name)
+        except OSError as exc:
+            raise DataError(
+                f"{exc.filename or work}: cannot write the prepared dataset ({exc.strerror})"
+            ) from exc
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return open_dataset(base / dataset_name)

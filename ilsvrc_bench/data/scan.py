@@ -1,0 +1,116 @@
+"""What every source reader produces: a ``Scan`` of entries, plus the shared checking context."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ilsvrc_bench.data.archives import file_md5
+from ilsvrc_bench.data.dataset import Storage
+from ilsvrc_bench.data.devkit import Devkit
+from ilsvrc_bench.errors import DataError
+
+# (stage, advance, total): a stage's counter moves by ``advance`` of ``total`` (bytes or items).
+Progress = Callable[[str, int, "int | None"], None]
+
+VAL_TAR = "ILSVRC2012_img_val.tar"
+DEVKIT_TGZ = "ILSVRC2012_devkit_t12.tar.gz"
+OFFICIAL_MD5 = {
+    VAL_TAR: "29b22e2961454d5413ddabcf34fc5622",
+    DEVKIT_TGZ: "fa75699e90414af021442c21a62c3abf",
+}
+OFFICIAL_SIZE = {VAL_TAR: 6_744_924_160}
+MD5SUMS = "MD5SUMS"
+VAL_NAME = re.compile(r"ILSVRC2012_val_(\d{8})\.[A-Za-z]+$")
+IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".bmp", ".webp")
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One image found in a source, before it becomes an ``ImageRecord``."""
+
+    path: str
+    wnid: str
+    size: int
+    sha256: str
+    head: bytes = b""
+    devkit_id: int | None = None
+    blacklisted: bool = False
+    offset: int | None = None  # where the bytes start inside a tar read in place
+
+
+@dataclass
+class Scan:
+    source: str
+    entries: list[Entry]
+    storage: Storage
+    default_name: str
+    split: str = "val"
+    devkit: Devkit | None = None
+    checks: dict[str, Any] = field(default_factory=dict)  # archive name -> md5 check outcome
+
+
+@dataclass
+class Context:
+    """Options every reader shares: MD5 overrides, whether to verify, progress, a work folder."""
+
+    workdir: Path
+    md5: Mapping[str, str] = field(default_factory=dict)
+    verify: bool = True
+    progress: Progress | None = None
+    seen_devkit: Devkit | None = None
+
+    def tick(self, stage: str, advance: int, total: int | None) -> None:
+        if self.progress is not None:
+            self.progress(stage, advance, total)
+
+    def expected_md5(self, archive: Path) -> tuple[str | None, str]:
+        """The MD5 to check ``archive`` against and where it came from."""
+        if archive.name in self.md5:
+            return self.md5[archive.name].lower(), "--md5"
+        sums = archive.parent / MD5SUMS
+        if sums.is_file():
+            for line in sums.read_text(encoding="utf-8").splitlines():
+                parts = line.split()
+                if len(parts) == 2 and parts[1].lstrip("*") == archive.name:
+                    return parts[0].lower(), str(sums)
+        if archive.name in OFFICIAL_MD5:
+            return OFFICIAL_MD5[archive.name], "official"
+        return None, "none"
+
+    def check_md5(self, archive: Path, actual: str | None = None) -> dict[str, Any]:
+        """Compare ``archive``'s MD5 with the expected one; DataError on a mismatch."""
+        expected, origin = self.expected_md5(archive)
+        if not self.verify:
+            return {"md5": actual, "verified": False, "reason": "--no-verify"}
+        if expected is None:
+            return {"md5": actual, "verified": False, "reason": "no known MD5"}
+        if actual is None:
+            size = archive.stat().st_size
+            actual = file_md5(archive, progress=lambda n: self.tick(f"md5 {archive.name}", n, size))
+        if actual != expected:
+            raise DataError(
+                f"{archive}: MD5 {actual} does not match the expected {expected} ({origin}); "
+                "the file is damaged or incomplete (use --md5 NAME=HEX or --no-verify if intended)"
+            )
+        return {"md5": actual, "verified": True, "expected_from": origin}
+
+
+def image_problem(entry: Entry) -> str | None:
+    """Why an image is not a usable JPEG, from its first bytes (verify --decode goes further)."""
+    if entry.size == 0:
+        return "zero-byte file"
+    if entry.head.startswith(b"\xff\xd8\xff"):
+        return None
+    if entry.head.startswith(b"\x89PNG"):
+        return "PNG data, not JPEG"
+    return "not a JPEG file"
+
+
+def val_number(path: str) -> int | None:
+    """The 1-based val image number in an ``ILSVRC2012_val_00000001.JPEG`` name."""
+    match = VAL_NAME.search(path)
+    return int(match.group(1)) if match else None
