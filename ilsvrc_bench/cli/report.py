@@ -43,7 +43,7 @@ def report(fmt: str, output_path: Path | None) -> None:
         ),
         (
             challenge.model_table(model_rows),
-            challenge.MODEL_COLUMNS,
+            challenge.MODEL_COLUMNS_TERMINAL if fmt == "table" else challenge.MODEL_COLUMNS,
             challenge.MODEL_HEADERS,
             "Published results and models placed in that history",
             f"Note: {history.HISTORY_NOTE}",

@@ -105,7 +105,7 @@ def history_rows() -> list[dict[str, Any]]:
             {
                 "kind": e.kind,
                 "year": e.year,
-                "entry": e.entry if e.entry else e.team,
+                "entry": e.team if e.kind == "human" or not e.entry else e.entry,
                 "team": e.team,
                 "method": e.method,
                 "top5_err": e.top5_err,
@@ -162,6 +162,8 @@ def _label(e: history.Entry) -> str:
 
 
 MODEL_COLUMNS = ("entry", "kind", "split", "top1_err", "top5_err", "placement", "source")
+# the terminal table leaves the long source URLs to the other formats
+MODEL_COLUMNS_TERMINAL = MODEL_COLUMNS[:-1]
 MODEL_HEADERS = {
     "entry": "Model / entry",
     "kind": "Kind",
