@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from ilsvrc_bench.data.devkit import Devkit
 from ilsvrc_bench.errors import DataError
-from ilsvrc_bench.synsets import N_CLASSES, all_synsets, index_of
+from ilsvrc_bench.synsets import N_CLASSES, index_of
 
 if TYPE_CHECKING:
     from ilsvrc_bench.data.dataset import ImageRecord
@@ -76,8 +76,28 @@ def check_scan(scan: Scan, records: Sequence[ImageRecord]) -> dict[str, Any]:
                 f"{scan.storage.location}: {len(mismatched)} labels disagree with the devkit, "
                 f"e.g. {mismatched[0]}; the class order is mixed up"
             )
+        _check_ground_truth(scan, records, scan.devkit)
         summary["checked_against_devkit"] = True
     return summary
+
+
+def _check_ground_truth(scan: Scan, records: Sequence[ImageRecord], devkit: Devkit) -> None:
+    """Val images named by number must carry the devkit's ground-truth class."""
+    from ilsvrc_bench.data.scan import val_number
+
+    truth = devkit.ground_truth
+    wrong = [
+        r.path
+        for r in records
+        if (number := val_number(r.path)) is not None
+        and number <= len(truth)
+        and devkit.wnid_of_devkit_id[truth[number - 1]] != r.wnid
+    ]
+    if wrong:
+        raise DataError(
+            f"{scan.storage.location}: {len(wrong)} of {len(records)} labels disagree with the "
+            f"devkit ground truth (first: {wrong[0]}); the labels look permuted"
+        )
 
 
 @dataclass(frozen=True)
@@ -119,8 +139,3 @@ def check_predictions(
     if best is not None and acc[best] >= max(0.2, 3 * acc["sorted-wnid"]) and len(labels) >= 20:
         suspect = best
     return OrderVerdict(acc, suspect)
-
-
-def class_names() -> list[str]:
-    """Display names in sorted-wnid order (for messages)."""
-    return [s.name for s in all_synsets()]

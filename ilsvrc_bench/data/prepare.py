@@ -29,6 +29,7 @@ from ilsvrc_bench.errors import DataError
 from ilsvrc_bench.synsets import index_of
 
 LOCK_NAME = ".prepare.lock"
+FULL_VAL = 50_000
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -157,7 +158,8 @@ def prepare(
             )
             if scan.devkit is not None:
                 save_devkit(scan.devkit, work)
-                save_devkit(scan.devkit, root_dir)
+                if len(scan.devkit.ground_truth) == FULL_VAL:  # not a sample's devkit
+                    save_devkit(scan.devkit, root_dir)
             _install(work, base / dataset_name)
         except OSError as exc:
             raise DataError(

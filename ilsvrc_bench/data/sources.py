@@ -5,33 +5,42 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from ilsvrc_bench.data.folders import looks_like, scan_flat, scan_imagefolder, scan_imagenetv2
+from ilsvrc_bench.data.hf import scan_hf
 from ilsvrc_bench.data.official import scan_official, split_official
 from ilsvrc_bench.data.scan import Context, Scan
 from ilsvrc_bench.errors import DataError, UsageError
-
-FORMATS = ("official",)
 
 
 def detect(sources: Sequence[Path]) -> str:
     """The format of ``sources`` from its layout; DataError when nothing fits."""
     if split_official(sources) is not None:
         return "official"
+    folders = [p for p in sources if p.is_dir()]
+    if len(folders) == 1 and (found := looks_like(folders[0])):
+        return found
+    if sources and all(p.suffix == ".parquet" for p in sources):
+        return "hf"
     names = ", ".join(str(p) for p in sources)
-    raise DataError(
-        f"{names}: not a recognised ImageNet source (give --format; see `data prepare --help`)"
-    )
+    raise DataError(f"{names}: not a recognised ImageNet source (name one with --format)")
 
 
 def _official(sources: Sequence[Path], ctx: Context) -> Scan:
     pair = split_official(sources)
     if pair is None:
-        raise DataError(
-            f"{sources[0]}: the official format needs the val .tar and the devkit .tar.gz"
-        )
+        raise DataError(f"{sources[0]}: the official format needs the val .tar and devkit .tar.gz")
     return scan_official(*pair, ctx)
 
 
-READERS: dict[str, Callable[[Sequence[Path], Context], Scan]] = {"official": _official}
+READERS: dict[str, Callable[[Sequence[Path], Context], Scan]] = {
+    "official": _official,
+    "flat": scan_flat,
+    "kaggle": lambda s, c: scan_flat(s, c, source="kaggle"),
+    "hf": scan_hf,
+    "imagefolder": scan_imagefolder,
+    "imagenetv2": scan_imagenetv2,
+}
+FORMATS = tuple(READERS)
 
 
 def read_sources(sources: Sequence[Path], *, fmt: str | None, ctx: Context) -> Scan:

@@ -18,3 +18,27 @@ def sample_archives(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Pat
 @pytest.fixture
 def prepared(sample_archives: tuple[Path, Path], tmp_path: Path) -> Dataset:
     return prepare(list(sample_archives), root=tmp_path / "root")
+
+
+@pytest.fixture(scope="session")
+def sample_truth(sample_archives: tuple[Path, Path]) -> dict[str, str]:
+    """Val image file name -> wnid, from the sample's own devkit ground truth."""
+    from ilsvrc_bench.data.devkit import read_devkit
+
+    devkit = read_devkit(sample_archives[1])
+    return {
+        f"ILSVRC2012_val_{n:08d}.JPEG": devkit.wnid_of_devkit_id[d]
+        for n, d in enumerate(devkit.ground_truth, start=1)
+    }
+
+
+@pytest.fixture
+def flat_folder(sample_archives: tuple[Path, Path], tmp_path: Path) -> Path:
+    """The sample val tar extracted flat, as `tar xf ILSVRC2012_img_val.tar` would."""
+    import tarfile
+
+    folder = tmp_path / "val"
+    folder.mkdir()
+    with tarfile.open(sample_archives[0]) as tar:
+        tar.extractall(folder, filter="data")
+    return folder
