@@ -1,0 +1,18 @@
+"""Evaluate: loader, device, precision, protocol, exact accounting, prediction store, resume.
+
+``evaluate(models, data=..., options=EvalOptions(...))`` returns one :class:`EvalResult` per
+model; it never prints. Progress goes through a :class:`Progress` the caller provides.
+"""
+
+from __future__ import annotations
+
+from ilsvrc_bench.engine.options import EvalOptions
+from ilsvrc_bench.engine.session import (
+    EvalResult,
+    NullProgress,
+    Progress,
+    evaluate,
+    evaluate_specs,
+)
+
+__all__ = ["EvalOptions", "EvalResult", "NullProgress", "Progress", "evaluate", "evaluate_specs"]

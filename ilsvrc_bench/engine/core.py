@@ -1,0 +1,185 @@
+"""The core loop: uint8 batches in, top-5 predictions into each model's store. Nothing else.
+
+Retry, run directories and metrics live elsewhere; this loop only moves batches to the device,
+normalises them there, runs every model of the pass under ``inference_mode`` (and autocast
+where asked), ranks classes with the one tie rule (``metrics.topk``) and appends the rows.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ilsvrc_bench import metrics
+from ilsvrc_bench.engine import device as devices
+from ilsvrc_bench.engine.loader import Batch
+from ilsvrc_bench.engine.store import TOPK, PredictionStore, Rows
+from ilsvrc_bench.errors import DataError, ModelError, RunError
+from ilsvrc_bench.models.spec import Preprocessing
+
+N_CLASSES = 1000
+
+
+@dataclass
+class Scorer:
+    """One model in a pass: how to call it and where its predictions go."""
+
+    label: str
+    model: Callable[[torch.Tensor], torch.Tensor]
+    store: PredictionStore
+    compute_s: float = 0.0
+    n_scored: int = 0
+
+
+@dataclass(frozen=True)
+class PassConfig:
+    device: torch.device
+    prep: Preprocessing
+    protocol: str
+    precision: str = "fp32"
+    channels_last: bool = False
+    strict: bool = False
+    save_logits: bool = False
+    flush_batches: int = 8
+
+
+@dataclass
+class PassStats:
+    """Accumulated over every pass of a group (out-of-memory retries included)."""
+
+    wall_s: float = 0.0
+    data_wait_s: float = 0.0
+    n_images: int = 0
+    batch_sizes: list[int] = field(default_factory=list)
+
+
+def run_pass(
+    batches: Iterable[Batch],
+    scorers: Sequence[Scorer],
+    cfg: PassConfig,
+    stats: PassStats,
+    advance: Callable[[int], None] = lambda n: None,
+) -> None:
+    """Score every batch with every model that still needs its images; flush durably as it goes.
+
+    Whatever happens (Ctrl-C, an error), rows scored so far are flushed before it propagates.
+    """
+    start = time.perf_counter()
+    n_batches = 0
+    iterator = iter(batches)
+    try:
+        while True:
+            t0 = time.perf_counter()
+            batch = next(iterator, None)
+            stats.data_wait_s += time.perf_counter() - t0
+            if batch is None:
+                break
+            if cfg.strict and not bool(batch.readable.all()):
+                first = next(
+                    e for e, ok in zip(batch.errors, batch.readable.tolist(), strict=True) if not ok
+                )
+                raise DataError(f"unreadable image (--strict): {first}")
+            _score_batch(batch, scorers, cfg)
+            stats.n_images += len(batch)
+            advance(len(batch))
+            n_batches += 1
+            if n_batches % cfg.flush_batches == 0:
+                for s in scorers:
+                    s.store.flush()
+    except BaseException:
+        # Keep what was scored; a failing flush must not hide the original error.
+        for s in scorers:
+            with contextlib.suppress(RunError):
+                s.store.flush()
+        raise
+    finally:
+        stats.wall_s += time.perf_counter() - start
+    for s in scorers:
+        s.store.flush()
+
+
+def _score_batch(batch: Batch, scorers: Sequence[Scorer], cfg: PassConfig) -> None:
+    from ilsvrc_bench.models.preprocess import normalize
+
+    index = batch.index.numpy()
+    needs = [np.array([i not in s.store.done for i in index.tolist()], bool) for s in scorers]
+    if not any(n.any() for n in needs):
+        return
+    t0 = time.perf_counter()
+    images = batch.images.to(cfg.device, non_blocking=cfg.device.type == "cuda")
+    b, v = images.shape[:2]
+    x = normalize(images.reshape(b * v, *images.shape[2:]), cfg.prep)
+    if cfg.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    prep_s = time.perf_counter() - t0
+    readable = batch.readable.numpy()
+    for scorer, need in zip(scorers, needs, strict=True):
+        if not need.any():
+            continue
+        t1 = time.perf_counter()
+        rows = _predict(
+            scorer, x=x, b=b, v=v, cfg=cfg, index=index, readable=readable, errors=batch.errors
+        )
+        scorer.store.append(_take(rows, need))
+        scorer.compute_s += time.perf_counter() - t1 + prep_s / len(scorers)
+        scorer.n_scored += int(need.sum())
+
+
+def _predict(
+    scorer: Scorer,
+    *,
+    x: torch.Tensor,
+    b: int,
+    v: int,
+    cfg: PassConfig,
+    index: np.ndarray,
+    readable: np.ndarray,
+    errors: list[str],
+) -> Rows:
+    with devices.inference(), devices.autocast(cfg.device, cfg.precision):
+        out = scorer.model(x)
+    if out.ndim != 2 or out.shape[0] != b * v or out.shape[1] != N_CLASSES:
+        raise ModelError(
+            f"{scorer.label}: the model returned outputs of shape {tuple(out.shape)} for "
+            f"{b * v} inputs; expected [{b * v}, {N_CLASSES}] (one score per ILSVRC class; "
+            "check num_outputs/class_offset)"
+        )
+    with torch.inference_mode():
+        out = out.float()
+        if v > 1:
+            # Softmax averaged over the views; its log stands in for the logits.
+            probs = torch.softmax(out, dim=1).view(b, v, N_CLASSES).mean(dim=1)
+            scores = probs
+            kept = probs.log()
+        else:
+            probs = torch.softmax(out, dim=1)
+            scores = kept = out
+        scores_np = scores.cpu().numpy()
+        probs_np = probs.cpu().numpy()
+        logits = kept.cpu().numpy().astype(np.float16) if cfg.save_logits else None
+    pred = metrics.topk(scores_np, TOPK).astype(np.int64)
+    prob = np.take_along_axis(probs_np, pred, axis=1).astype(np.float32)
+    bad = ~readable
+    pred[bad] = -1
+    prob[bad] = 0.0
+    if logits is not None:
+        logits[bad] = np.nan
+    return Rows(index.copy(), readable.copy(), pred, prob, list(errors), logits)
+
+
+def _take(rows: Rows, which: np.ndarray) -> Rows:
+    if which.all():
+        return rows
+    return Rows(
+        rows.index[which],
+        rows.readable[which],
+        rows.pred[which],
+        rows.prob[which],
+        [e for e, w in zip(rows.errors, which.tolist(), strict=True) if w],
+        rows.logits[which] if rows.logits is not None else None,
+    )

@@ -1,0 +1,133 @@
+"""Dataset -> uint8 batches of protocol views, decoded in worker processes.
+
+Images are decoded once per pass and shared by every model in the pass (models with equal
+``Preprocessing.key``). Batches stay uint8 until they reach the device, where they are
+normalised; on CUDA they come out of pinned memory so the copy can be non-blocking.
+An image that cannot be read or decoded yields a zero tensor and its error, never a dropped row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+from torch.utils.data import DataLoader
+from torch.utils.data import Dataset as TorchDataset
+
+from ilsvrc_bench.engine import protocols
+from ilsvrc_bench.errors import DataError
+from ilsvrc_bench.models.spec import Preprocessing
+
+
+class RecordLike(Protocol):
+    @property
+    def index(self) -> int: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def class_index(self) -> int: ...
+    @property
+    def blacklisted(self) -> bool: ...
+
+
+class DatasetLike(Protocol):
+    """What the engine needs of ``ilsvrc_bench.data.Dataset``."""
+
+    name: str
+    path: Any
+    source: str
+    split: str
+    manifest_sha256: str
+
+    @property
+    def records(self) -> Sequence[Any]: ...
+    @property
+    def n_images(self) -> int: ...
+    def read_bytes(self, record: Any) -> bytes: ...
+
+
+@dataclass
+class Batch:
+    """``index``: manifest rows ``[B]``; ``images``: uint8 ``[B, V, 3, H, W]``;
+    ``readable``: bool ``[B]``; ``errors``: one message per image ("" when readable)."""
+
+    index: torch.Tensor
+    images: torch.Tensor
+    readable: torch.Tensor
+    errors: list[str]
+
+    def __len__(self) -> int:
+        return int(self.index.shape[0])
+
+    def pin_memory(self) -> Batch:
+        # DataLoader calls this on custom batch types when pin_memory=True.
+        return Batch(self.index, self.images.pin_memory(), self.readable, self.errors)
+
+
+class ImageViews(TorchDataset[tuple[int, torch.Tensor, bool, str]]):
+    """Item ``i``: (manifest index, uint8 views ``[V, 3, crop, crop]``, readable, error)."""
+
+    def __init__(
+        self, dataset: DatasetLike, records: Sequence[Any], prep: Preprocessing, protocol: str
+    ) -> None:
+        self.dataset = dataset
+        self.records = list(records)
+        self.prep = prep
+        self.protocol = protocol
+        self.n_views = protocols.n_views(protocol)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, i: int) -> tuple[int, torch.Tensor, bool, str]:
+        from ilsvrc_bench.models.preprocess import decode_rgb
+
+        record = self.records[i]
+        try:
+            img = decode_rgb(self.dataset.read_bytes(record), source=record.path)
+            return record.index, protocols.views(img, self.prep, self.protocol), True, ""
+        except DataError as exc:
+            size = self.prep.crop_size
+            blank = torch.zeros((self.n_views, 3, size, size), dtype=torch.uint8)
+            return record.index, blank, False, str(exc)
+
+
+def collate(items: Sequence[tuple[int, torch.Tensor, bool, str]]) -> Batch:
+    return Batch(
+        index=torch.tensor([it[0] for it in items], dtype=torch.int64),
+        images=torch.stack([it[1] for it in items]),
+        readable=torch.tensor([it[2] for it in items], dtype=torch.bool),
+        errors=[it[3] for it in items],
+    )
+
+
+def _worker_init(_: int) -> None:
+    # Decoding is the work; one intra-op thread per worker avoids oversubscribing the cores.
+    torch.set_num_threads(1)
+
+
+def make_loader(
+    dataset: DatasetLike,
+    records: Sequence[Any],
+    *,
+    prep: Preprocessing,
+    protocol: str,
+    batch_size: int,
+    workers: int,
+    pin_memory: bool,
+) -> DataLoader[Any]:
+    """Batches over ``records`` in the given order: no shuffling, no padding, last batch kept."""
+    return DataLoader(
+        ImageViews(dataset, records, prep, protocol),
+        batch_size=batch_size,
+        shuffle=False,
+        drop_last=False,
+        num_workers=workers,
+        collate_fn=collate,
+        pin_memory=pin_memory,
+        worker_init_fn=_worker_init if workers > 0 else None,
+        prefetch_factor=4 if workers > 0 else None,
+        persistent_workers=False,
+    )

@@ -1,0 +1,62 @@
+"""Test-time protocols: how one decoded image becomes the views a model scores.
+
+``center``
+    Shorter side resized to ``resize_size``, centre crop ``crop_size`` (the torchvision recipe).
+``10crop``
+    Shorter side resized to ``resize_size``; the four corner crops and the centre crop of
+    ``crop_size`` (in that order: top-left, top-right, bottom-left, bottom-right, centre), then
+    the horizontal mirror of each of those five, in the same order (view ``i + 5`` is view ``i``
+    mirrored). The model's softmax probabilities are averaged over the ten views (AlexNet paper).
+``full``
+    The whole image resized to a ``crop_size`` square (aspect ratio not kept), no crop.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ilsvrc_bench.errors import UsageError
+from ilsvrc_bench.models.spec import Preprocessing
+
+if TYPE_CHECKING:
+    import torch
+    from PIL import Image
+
+N_VIEWS = {"center": 1, "10crop": 10, "full": 1}
+
+
+def n_views(protocol: str) -> int:
+    """How many views per image the protocol scores."""
+    try:
+        return N_VIEWS[protocol]
+    except KeyError:
+        raise UsageError(f"unknown protocol {protocol!r}; use {', '.join(N_VIEWS)}") from None
+
+
+def check(protocol: str, prep: Preprocessing) -> None:
+    """Refuse settings the protocol cannot honour."""
+    n_views(protocol)
+    if protocol == "10crop" and prep.resize_size < prep.crop_size:
+        raise UsageError(
+            f"10crop needs resize_size >= crop_size, got {prep.resize_size} < {prep.crop_size}"
+        )
+
+
+def views(img: Image.Image, prep: Preprocessing, protocol: str) -> torch.Tensor:
+    """The protocol's views of an RGB image as uint8 ``[V, 3, crop, crop]``."""
+    import torch
+    import torchvision.transforms.functional as F
+
+    from ilsvrc_bench.models import preprocess
+
+    if protocol == "center":
+        return preprocess.resize_center_crop(img, prep).unsqueeze(0)
+    if protocol == "full":
+        square = preprocess.resize(img, (prep.crop_size, prep.crop_size), prep)
+        return preprocess.to_uint8_tensor(square).unsqueeze(0)
+    if protocol == "10crop":
+        resized = preprocess.to_uint8_tensor(preprocess.resize(img, prep.resize_size, prep))
+        five = list(F.five_crop(resized, [prep.crop_size, prep.crop_size]))
+        return torch.stack(five + [v.flip(-1) for v in five])
+    n_views(protocol)  # raises for an unknown protocol
+    raise AssertionError(protocol)

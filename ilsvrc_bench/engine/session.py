@@ -1,0 +1,457 @@
+"""One ``eval`` invocation: open the data, group models by preprocessing, run each group's pass
+(with out-of-memory retry), and write each model's run record. Returns results; never prints."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+
+from ilsvrc_bench import __version__, runs
+from ilsvrc_bench.engine import accounting, core, protocols, retry
+from ilsvrc_bench.engine import device as devices
+from ilsvrc_bench.engine.loader import DatasetLike, make_loader
+from ilsvrc_bench.engine.options import EvalOptions
+from ilsvrc_bench.engine.store import PredictionStore
+from ilsvrc_bench.engine.subset import stratified_subset
+from ilsvrc_bench.errors import DataError, RunError, UsageError
+from ilsvrc_bench.models.spec import ModelSpec
+
+
+class Progress(Protocol):
+    """What the engine tells the caller while it runs (the CLI draws a progress bar)."""
+
+    def start(self, description: str, total: int, completed: int) -> None: ...
+    def advance(self, n: int) -> None: ...
+    def note(self, message: str) -> None: ...
+    def stop(self) -> None: ...
+
+
+class NullProgress:
+    def start(self, description: str, total: int, completed: int) -> None:
+        pass
+
+    def advance(self, n: int) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class EvalResult:
+    """One model's finished run: its record (metrics included) and where it lives."""
+
+    record: runs.RunRecord
+    run_dir: Path
+    notes: tuple[str, ...] = ()
+
+    @property
+    def reused_images(self) -> int:
+        return self.record.reused_images
+
+    def summary(self) -> dict[str, Any]:
+        """The flat row the CLI prints (``--format json`` gives a list of these)."""
+        rec, m = self.record, self.record.metrics or {}
+        return {
+            "model": rec.model.get("ref") or rec.model.get("name"),
+            "weights": rec.weights.get("name"),
+            "data": rec.data.get("name"),
+            "protocol": rec.protocol,
+            "precision": rec.precision,
+            "device": rec.device.get("name"),
+            "n_images": m.get("n_images"),
+            "top1_acc": m.get("top1_acc"),
+            "top5_acc": m.get("top5_acc"),
+            "top1_err": m.get("top1_err"),
+            "top5_err": m.get("top5_err"),
+            "top1_ci": m.get("top1_ci"),
+            "top5_ci": m.get("top5_ci"),
+            "mean_per_class_acc": m.get("mean_per_class_acc"),
+            "n_unreadable": m.get("n_unreadable"),
+            "images_per_second": (rec.timings or {}).get("images_per_second"),
+            "reused_images": rec.reused_images,
+            "run_id": rec.run_id,
+            "run_dir": str(self.run_dir),
+        }
+
+
+LoadFn = Callable[..., Any]
+
+
+def evaluate(
+    models: Sequence[str],
+    *,
+    data: str | os.PathLike[str] | None = None,
+    root: str | os.PathLike[str] | None = None,
+    runs_dir: str | os.PathLike[str] | None = None,
+    weights: str | None = None,
+    preprocessing: Mapping[str, Any] | None = None,
+    options: EvalOptions | None = None,
+    progress: Progress | None = None,
+) -> list[EvalResult]:
+    """Evaluate each model reference on a prepared dataset; one run record per model."""
+    from ilsvrc_bench import paths
+    from ilsvrc_bench.data import open_dataset
+    from ilsvrc_bench.models import load, resolve
+
+    if not models:
+        raise UsageError("no model given; use -m MODEL")
+    options = options or EvalOptions()
+    out_dir = paths.runs_dir(runs_dir, root=root)
+    ensure_writable(out_dir)
+    device = devices.select_device(options.device)
+    devices.check_precision(options.precision, device)
+    dataset = open_dataset(data, root=root)
+    specs = [(ref, resolve(ref, weights=weights, preprocessing=preprocessing)) for ref in models]
+    return evaluate_specs(
+        specs,
+        dataset,
+        runs_dir=out_dir,
+        options=options,
+        progress=progress,
+        load=load,
+        device=device,
+    )
+
+
+def evaluate_specs(
+    specs: Sequence[tuple[str, ModelSpec]],
+    dataset: DatasetLike,
+    *,
+    runs_dir: Path,
+    options: EvalOptions,
+    load: LoadFn,
+    progress: Progress | None = None,
+    device: torch.device | None = None,
+) -> list[EvalResult]:
+    """Evaluate resolved specs on an opened dataset; ``load(spec, device=...)`` builds a model.
+
+    Models with equal preprocessing share one decoding pass.
+    """
+    progress = progress or NullProgress()
+    device = device or devices.select_device(options.device)
+    devices.check_precision(options.precision, device)
+    ensure_writable(runs_dir)
+    records = list(dataset.records)
+    _check_manifest_count(dataset, records)
+    subset, subset_sha = stratified_subset(records, options.limit)
+    groups: dict[tuple[Any, ...], list[tuple[str, ModelSpec]]] = {}
+    for ref, spec in specs:
+        protocols.check(options.protocol, spec.preprocessing)
+        groups.setdefault(spec.preprocessing.key, []).append((ref, spec))
+    data_info = {
+        "name": dataset.name,
+        "path": str(dataset.path),
+        "source": dataset.source,
+        "split": dataset.split,
+        "manifest_sha256": dataset.manifest_sha256,
+        "n_images": len(records),
+        "limit": options.limit,
+        "subset_sha256": subset_sha,
+    }
+    results: list[EvalResult] = []
+    for group in groups.values():
+        results += _evaluate_group(
+            group,
+            dataset=dataset,
+            subset=subset,
+            data_info=data_info,
+            runs_dir=runs_dir,
+            options=options,
+            load=load,
+            progress=progress,
+            device=device,
+        )
+    return results
+
+
+def _check_manifest_count(dataset: DatasetLike, records: Sequence[Any]) -> None:
+    info = getattr(dataset, "info", None) or {}
+    declared = info.get("n_images") if isinstance(info, Mapping) else None
+    if declared is not None and int(declared) != len(records):
+        raise DataError(
+            f"{dataset.path}: dataset.json declares {declared} images but the manifest has "
+            f"{len(records)}; prepare the data again"
+        )
+    if len({r.index for r in records}) != len(records):
+        raise DataError(f"{dataset.path}: the manifest repeats image indices")
+
+
+def ensure_writable(runs_dir: Path) -> None:
+    """Create the runs directory and prove a file can be written there; RunError otherwise."""
+    try:
+        Path(runs_dir).mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=runs_dir):
+            pass
+    except OSError as exc:
+        raise RunError(
+            f"runs directory {runs_dir} is not writable ({exc.strerror or exc}); "
+            "use --runs-dir or $ILSVRC_BENCH_RUNS"
+        ) from exc
+
+
+@dataclass
+class _Run:
+    ref: str
+    spec: ModelSpec
+    loaded: Any
+    run_dir: Path
+    record: runs.RunRecord
+    store: PredictionStore
+    scorer: core.Scorer
+    notes: list[str] = field(default_factory=list)
+
+
+def _evaluate_group(
+    group: Sequence[tuple[str, ModelSpec]],
+    *,
+    dataset: DatasetLike,
+    subset: Sequence[Any],
+    data_info: dict[str, Any],
+    runs_dir: Path,
+    options: EvalOptions,
+    load: LoadFn,
+    progress: Progress,
+    device: torch.device,
+) -> list[EvalResult]:
+    prep = group[0][1].preprocessing
+    with contextlib.ExitStack() as stack:
+        active: list[_Run] = []
+        for ref, spec in group:
+            loaded = load(spec, device=device)
+            active.append(
+                _open_run(
+                    ref,
+                    spec,
+                    loaded,
+                    data_info=data_info,
+                    runs_dir=runs_dir,
+                    options=options,
+                    device=device,
+                    stack=stack,
+                )
+            )
+        stats = core.PassStats()
+        cfg = core.PassConfig(
+            device=device,
+            prep=prep,
+            protocol=options.protocol,
+            precision=options.precision,
+            channels_last=options.channels_last,
+            strict=options.strict,
+            save_logits=options.save_logits,
+            flush_batches=options.flush_batches,
+        )
+        notes: list[str] = []
+
+        def on_retry(message: str) -> None:
+            notes.append(message)
+            progress.note(message)
+
+        def one_pass(batch_size: int) -> None:
+            pending = [r for r in subset if any(r.index not in a.store.done for a in active)]
+            progress.start(
+                ", ".join(a.spec.name for a in active), len(subset), len(subset) - len(pending)
+            )
+            try:
+                loader = make_loader(
+                    dataset,
+                    pending,
+                    prep=prep,
+                    protocol=options.protocol,
+                    batch_size=batch_size,
+                    workers=options.workers,
+                    pin_memory=device.type == "cuda",
+                )
+                stats.batch_sizes.append(batch_size)
+                core.run_pass(loader, [a.scorer for a in active], cfg, stats, progress.advance)
+            finally:
+                progress.stop()
+
+        _, final_batch = retry.with_oom_retry(
+            one_pass, batch_size=options.batch_size, device=device, on_retry=on_retry
+        )
+        if len(active) > 1:
+            notes.append("decoded once for " + ", ".join(a.spec.name for a in active))
+        return [_finish(a, subset, stats, final_batch, notes) for a in active]
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _open_run(
+    ref: str,
+    spec: ModelSpec,
+    loaded: Any,
+    *,
+    data_info: dict[str, Any],
+    runs_dir: Path,
+    options: EvalOptions,
+    device: torch.device,
+    stack: contextlib.ExitStack,
+) -> _Run:
+    notes: list[str] = []
+    model = _prepare_model(loaded, options, notes)
+    prep = spec.preprocessing
+    key = runs.compute_run_key(
+        model_ref=ref,
+        weights_sha256=loaded.weights_sha256,
+        manifest_sha256=data_info["manifest_sha256"],
+        preprocessing=asdict(prep),
+        protocol=options.protocol,
+        precision=options.precision,
+        limit=options.limit,
+    )
+    run_dir = _claim_resumable(runs_dir, key, stack) if options.resume else None
+    created = None
+    if run_dir is None:
+        run_dir = runs_dir / runs.new_run_id(spec.name)
+        try:
+            run_dir.mkdir(parents=True)
+        except OSError as exc:
+            raise RunError(f"cannot create run directory {run_dir}: {exc.strerror}") from exc
+        _lock(run_dir, stack)
+    else:
+        created = runs.read_record(run_dir).created_at
+    record = runs.RunRecord(
+        schema_version=runs.SCHEMA_VERSION,
+        run_id=run_dir.name,
+        status=runs.STATUS_RUNNING,
+        created_at=created or runs.utc_now(),
+        command=list(options.command),
+        model={**spec.to_dict(), "ref": ref},
+        weights={
+            "name": spec.weights.name,
+            "path": spec.weights.path,
+            "sha256": loaded.weights_sha256,
+            "random": spec.weights.is_random,
+        },
+        data=dict(data_info),
+        preprocessing=asdict(prep),
+        protocol=options.protocol,
+        precision=options.precision,
+        device=devices.device_info(device),
+        batch_size=options.batch_size,
+        workers=options.workers,
+        channels_last=options.channels_last,
+        compile=options.compile,
+        versions=library_versions(),
+        run_key=key,
+    )
+    runs.write_record(run_dir, record)
+    store = PredictionStore(run_dir, save_logits=options.save_logits)
+    notes += store.notes
+    if store.n_reused:
+        notes.append(f"resumed {run_dir.name}: reused {store.n_reused} images")
+    scorer = core.Scorer(label=ref, model=model, store=store)
+    return _Run(ref, spec, loaded, run_dir, record, store, scorer, notes)
+
+
+def _lock(run_dir: Path, stack: contextlib.ExitStack) -> bool:
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(run_dir / ".lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        return False
+    stack.callback(lock.release)
+    return True
+
+
+def _claim_resumable(runs_dir: Path, key: str, stack: contextlib.ExitStack) -> Path | None:
+    """The newest incomplete run with this run key that no other process holds."""
+    for run_dir in reversed(runs.iter_run_dirs(runs_dir)):
+        try:
+            rec = runs.read_record(run_dir)
+        except RunError:
+            continue
+        if rec.status == runs.STATUS_RUNNING and rec.run_key == key and _lock(run_dir, stack):
+            return run_dir
+    return None
+
+
+def _prepare_model(loaded: Any, options: EvalOptions, notes: list[str]) -> Any:
+    """channels_last and torch.compile where the model is a torch module; notes otherwise."""
+    module = getattr(loaded, "module", None)
+    if module is None:
+        if options.precision != "fp32":
+            raise UsageError(f"--precision {options.precision}: this model runs in fp32 only")
+        for flag in ("channels_last", "compile"):
+            if getattr(options, flag):
+                notes.append(f"--{flag.replace('_', '-')} ignored: not a torch module")
+        return loaded
+    if options.channels_last:
+        module.to(memory_format=torch.channels_last)
+    if options.compile:
+        compiled = torch.compile(module)
+        try:
+            return replace(loaded, module=compiled)
+        except TypeError:
+            notes.append("--compile ignored: this model wrapper cannot take a compiled module")
+    return loaded
+
+
+def _finish(
+    run: _Run,
+    subset: Sequence[Any],
+    stats: core.PassStats,
+    final_batch: int,
+    group_notes: list[str],
+) -> EvalResult:
+    rows = run.store.finish(subset)
+    wall = stats.wall_s
+    fresh = run.scorer.n_scored
+    timings = {
+        "wall_s": round(wall, 3),
+        "images_per_second": round(fresh / wall, 2) if wall > 0 and fresh else None,
+        "data_wait_share": round(stats.data_wait_s / wall, 4) if wall > 0 else None,
+        "compute_share": round(run.scorer.compute_s / wall, 4) if wall > 0 else None,
+        "images_this_process": fresh,
+    }
+    record = replace(
+        run.record,
+        status=runs.STATUS_COMPLETE,
+        finished_at=runs.utc_now(),
+        batch_size=final_batch,
+        metrics=accounting.compute_metrics(rows, sorted(subset, key=lambda r: r.index)),
+        unreadable=accounting.unreadable_list(rows, subset),
+        timings=timings,
+        reused_images=run.store.n_reused,
+        notes=run.notes + group_notes,
+    )
+    runs.write_record(run.run_dir, record)
+    return EvalResult(record=record, run_dir=run.run_dir, notes=tuple(record.notes))
+
+
+def library_versions() -> dict[str, Any]:
+    """Versions of what a number depends on; None where absent."""
+
+    def dist(name: str) -> str | None:
+        try:
+            return metadata.version(name)
+        except metadata.PackageNotFoundError:
+            return None
+
+    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
+    return {
+        "ilsvrc_bench": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "torchvision": dist("torchvision"),
+        "pillow": dist("pillow"),
+        "numpy": dist("numpy"),
+        "cuda": torch.version.cuda,
+        "cudnn": str(cudnn) if cudnn is not None else None,
+        "onnxruntime": dist("onnxruntime"),
+    }
