@@ -63,6 +63,7 @@ def scan_official(val_tar: Path, devkit_tgz: Path, ctx: Context) -> Scan:
     """Index the val tar in place and label it with the devkit."""
     checks = {devkit_tgz.name: ctx.check_md5(devkit_tgz)}
     devkit = read_devkit(devkit_tgz)
+    ctx.check_size(val_tar)
     size = val_tar.stat().st_size
     index = index_tar(val_tar, progress=lambda n: ctx.tick(f"index {val_tar.name}", n, size))
     checks[val_tar.name] = ctx.check_md5(val_tar, index.md5)

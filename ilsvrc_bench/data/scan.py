@@ -81,6 +81,17 @@ class Context:
             return OFFICIAL_MD5[archive.name], "official"
         return None, "none"
 
+    def check_size(self, archive: Path) -> None:
+        """Fail fast, before hashing gigabytes, when an official archive has the wrong size."""
+        expected, origin = self.expected_md5(archive)
+        want = OFFICIAL_SIZE.get(archive.name)
+        size = archive.stat().st_size
+        if self.verify and origin == "official" and want is not None and size != want:
+            raise DataError(
+                f"{archive}: has {size:,} bytes, the official file has {want:,}; "
+                "it is incomplete or not the official archive (resume with `data download`)"
+            )
+
     def check_md5(self, archive: Path, actual: str | None = None) -> dict[str, Any]:
         """Compare ``archive``'s MD5 with the expected one; DataError on a mismatch."""
         expected, origin = self.expected_md5(archive)
