@@ -1,0 +1,245 @@
+"""Measured runs as tables: which runs, one row per run, and each run placed in the history.
+
+A run's figures are val (or whatever data it measured), single model, its own protocol; the
+challenge's are test-set. Rows say ``split`` so no reader mistakes one for the other.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from ilsvrc_bench import history, runs
+from ilsvrc_bench.errors import UsageError
+from ilsvrc_bench.metrics import wilson_interval
+from ilsvrc_bench.reports.rescore import Rescored, rescore
+
+
+def _matches(value: Any, pattern: str) -> bool:
+    return isinstance(value, str) and fnmatch.fnmatch(value.lower(), pattern.lower())
+
+
+def select_runs(
+    refs: Sequence[str],
+    *,
+    runs_dir: Path,
+    model: str | None = None,
+    data: str | None = None,
+    protocol: str | None = None,
+) -> pd.DataFrame:
+    """The runs to report (``runs.load_runs`` columns): ``refs`` (ids, prefixes, directories),
+    else every complete run in ``runs_dir``; then filtered (``model``/``data`` take globs)."""
+    if refs:
+        frames = []
+        for ref in refs:
+            run_dir = runs.find_run(ref, runs_dir=runs_dir).resolve()
+            loaded = runs.load_runs(run_dir.parent)
+            row = loaded[loaded["run_dir"].map(lambda p: Path(p).resolve()) == run_dir]
+            if row.empty:
+                raise UsageError(f"run {ref!r} ({run_dir}) is not complete; nothing to report")
+            frames.append(row)
+        frame = pd.concat(frames, ignore_index=True).drop_duplicates("run_dir")
+    else:
+        frame = runs.load_runs(runs_dir)
+    if model:
+        keep = frame["model"].map(lambda v: _matches(v, model)) | frame["model_ref"].map(
+            lambda v: _matches(v, model)
+        )
+        frame = frame[keep]
+    if data:
+        frame = frame[frame["data"].map(lambda v: _matches(v, data))]
+    if protocol:
+        frame = frame[frame["protocol"] == protocol]
+    return frame.reset_index(drop=True)
+
+
+def _err_ci(correct: int, n: int) -> tuple[float | None, float | None]:
+    lo, hi = wilson_interval(correct, n)
+    if n <= 0:
+        return None, None
+    return round(100 - hi, 3), round(100 - lo, 3)
+
+
+def apply_scoring(
+    frame: pd.DataFrame, *, exclude_blacklist: bool = False, real_labels: Any = None
+) -> pd.DataFrame:
+    """The runs with their accuracies re-scored from stored predictions (a ``scoring`` column
+    says how); unchanged, scored ``standard``, when no rule is asked for."""
+    frame = frame.copy()
+    if not exclude_blacklist and real_labels is None:
+        frame["scoring"] = "standard"
+        return frame
+    scored: list[Rescored] = [
+        rescore(
+            runs.read_predictions(Path(d)),
+            exclude_blacklist=exclude_blacklist,
+            real_labels=real_labels,
+        )
+        for d in frame["run_dir"]
+    ]
+    frame["scoring"] = [s.scoring for s in scored]
+    for key in ("n_images", "top1_acc", "top5_acc", "top1_err", "top5_err"):
+        frame[key] = [getattr(s.accuracy, key) for s in scored]
+    for k in ("top1", "top5"):
+        cis = [getattr(s.accuracy, f"{k}_ci") for s in scored]
+        frame[f"{k}_ci_lo"] = [c[0] for c in cis]
+        frame[f"{k}_ci_hi"] = [c[1] for c in cis]
+    return frame
+
+
+RUN_COLUMNS = (
+    "run_id",
+    "model",
+    "weights",
+    "data",
+    "protocol",
+    "precision",
+    "device",
+    "n_images",
+    "top1_err",
+    "top5_err",
+    "images_per_second",
+    "created_at",
+)
+RUN_HEADERS = {
+    "run_id": "Run",
+    "model": "Model",
+    "weights": "Weights",
+    "data": "Data",
+    "protocol": "Protocol",
+    "precision": "Precision",
+    "device": "Device",
+    "n_images": "n",
+    "top1_err": "Top-1 err %",
+    "top5_err": "Top-5 err %",
+    "images_per_second": "img/s",
+    "created_at": "Date",
+}
+
+
+def _round(value: Any, digits: int = 3) -> Any:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return round(float(value), digits)
+
+
+def runs_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """One row per run (:data:`RUN_COLUMNS` and ``scoring``), for the runs table."""
+    rows = []
+    for r in frame.to_dict("records"):
+        row = {c: r.get(c) for c in RUN_COLUMNS}
+        for c in ("top1_err", "top5_err"):
+            row[c] = _round(r.get(c))
+        row["images_per_second"] = _round(r.get("images_per_second"), 1)
+        row["n_images"] = None if r.get("n_images") is None else int(r["n_images"])
+        row["scoring"] = r.get("scoring", "standard")
+        rows.append(row)
+    return rows
+
+
+# Keys added to challenge.COLUMNS for run rows in csv/json (None on history rows).
+RUN_EXTRA_COLUMNS = (
+    "run_id",
+    "model",
+    "weights",
+    "data",
+    "protocol",
+    "precision",
+    "device",
+    "n_images",
+    "top1_err_lo",
+    "top1_err_hi",
+    "top5_err_lo",
+    "top5_err_hi",
+    "images_per_second",
+    "created_at",
+    "scoring",
+)
+
+
+def placed_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """Each run as a history row (``kind`` = run, ``split`` = val): errors with their 95%
+    intervals, where its top-5 error would have placed, and its rank in every year."""
+    rows = []
+    for r in frame.to_dict("records"):
+        n = int(r["n_images"]) if r.get("n_images") is not None else 0
+        top5_err = float(r["top5_err"])
+        row: dict[str, Any] = {
+            "kind": "run",
+            "year": None,
+            "entry": f"{r['model']} ({r['weights']})",
+            "team": None,
+            "method": f"measured, {r['protocol']}, {r['precision']}",
+            "top5_err": _round(top5_err),
+            "top1_err": _round(r.get("top1_err")),
+            "split": "val",
+            "outside_data": None,
+            "ensemble": False,
+            "rank": None,
+            "placement": history.describe_placement(top5_err),
+            "source": f"run {r['run_id']}",
+            "ranks": {p.year: p.rank for p in history.place(top5_err)},
+        }
+        for k in ("top1", "top5"):
+            correct = round((100 - float(r[f"{k}_err"])) * n / 100)
+            row[f"{k}_err_lo"], row[f"{k}_err_hi"] = _err_ci(correct, n)
+        row.update(
+            {
+                c: r.get(c)
+                for c in RUN_EXTRA_COLUMNS
+                if c not in row and c not in ("n_images", "images_per_second")
+            }
+        )
+        row["n_images"] = n
+        row["images_per_second"] = _round(r.get("images_per_second"), 1)
+        rows.append(row)
+    return rows
+
+
+PLACED_COLUMNS = (
+    "entry",
+    "data",
+    "n_images",
+    "top1_err",
+    "top1_ci",
+    "top5_err",
+    "top5_ci",
+    "placement",
+    "rank_2012",
+)
+PLACED_HEADERS = {
+    "entry": "Run (val)",
+    "data": "Data",
+    "n_images": "n",
+    "top1_err": "Top-1 err %",
+    "top1_ci": "95% CI",
+    "top5_err": "Top-5 err %",
+    "top5_ci": "95% CI",
+    "placement": "In the challenge's history (test)",
+    "rank_2012": "Rank 2012",
+}
+
+
+def placed_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The placed runs for display: intervals as text, the rank in 2012 (AlexNet's year)."""
+    out = []
+    for r in rows:
+        out.append(
+            {
+                **r,
+                "entry": f"{r['entry']} [{r['run_id']}]",
+                "top1_ci": _ci_text(r["top1_err_lo"], r["top1_err_hi"]),
+                "top5_ci": _ci_text(r["top5_err_lo"], r["top5_err_hi"]),
+                "rank_2012": r["ranks"].get(2012),
+            }
+        )
+    return out
+
+
+def _ci_text(lo: float | None, hi: float | None) -> str:
+    return "" if lo is None or hi is None else f"[{lo:.2f}, {hi:.2f}]"
