@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import os
 import re
 import secrets
@@ -228,12 +229,29 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 
 def write_record(run_dir: Path, record: RunRecord) -> Path:
-    """Write ``run.json`` atomically; returns its path."""
-    from ilsvrc_bench.output import to_json
-
+    """Write ``run.json`` atomically (NaN written as null); returns its path."""
     path = run_dir / RUN_JSON
-    atomic_write_bytes(path, to_json(record.to_dict()).encode())
+    text = json.dumps(_jsonable(record.to_dict()), indent=2, default=_json_default) + "\n"
+    atomic_write_bytes(path, text.encode())
     return path
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _json_default(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    if isinstance(value, Path):
+        return str(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def predictions_table(

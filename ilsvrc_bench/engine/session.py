@@ -80,6 +80,7 @@ class EvalResult:
             "top5_ci": m.get("top5_ci"),
             "mean_per_class_acc": m.get("mean_per_class_acc"),
             "n_unreadable": m.get("n_unreadable"),
+            "unreadable": [u["path"] for u in rec.unreadable],
             "images_per_second": (rec.timings or {}).get("images_per_second"),
             "reused_images": rec.reused_images,
             "run_id": rec.run_id,

@@ -1,0 +1,291 @@
+"""``ilsvrc-bench eval``: evaluate models on a prepared dataset and write one run record each."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ilsvrc_bench import output
+from ilsvrc_bench.cli.options import (
+    data_option,
+    format_option,
+    output_option,
+    root_option,
+    runs_dir_option,
+)
+
+COLUMNS = (
+    "model",
+    "weights",
+    "protocol",
+    "n_images",
+    "top1_acc",
+    "top5_acc",
+    "top1_err",
+    "top5_err",
+    "top1_ci",
+    "images_per_second",
+    "reused_images",
+    "run_id",
+)
+JSON_COLUMNS = (
+    "model",
+    "weights",
+    "data",
+    "protocol",
+    "precision",
+    "device",
+    "n_images",
+    "top1_acc",
+    "top5_acc",
+    "top1_err",
+    "top5_err",
+    "top1_ci",
+    "top5_ci",
+    "mean_per_class_acc",
+    "n_unreadable",
+    "unreadable",
+    "images_per_second",
+    "reused_images",
+    "run_id",
+    "run_dir",
+)
+HEADERS = {
+    "top1_acc": "top-1 %",
+    "top5_acc": "top-5 %",
+    "top1_err": "top-1 err %",
+    "top5_err": "top-5 err %",
+    "top1_ci": "top-1 95% CI",
+    "images_per_second": "images/s",
+    "reused_images": "reused",
+    "n_images": "images",
+}
+
+
+def _default_workers() -> int:
+    return max(1, min(8, (os.cpu_count() or 2) - 1))
+
+
+class _RichProgress:
+    """The engine's progress callback as a rich progress bar on stderr (images/s, ETA)."""
+
+    def __init__(self) -> None:
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=output.err(),
+            transient=False,
+            disable=output.is_quiet(),
+        )
+        self._task: Any = None
+        self._started_at = 0.0
+        self._done_here = 0
+
+    def start(self, description: str, total: int, completed: int) -> None:
+        import time
+
+        self._bar.start()
+        self._task = self._bar.add_task(description, total=total, completed=completed, rate="")
+        self._started_at = time.perf_counter()
+        self._done_here = 0
+
+    def advance(self, n: int) -> None:
+        import time
+
+        self._done_here += n
+        elapsed = time.perf_counter() - self._started_at
+        rate = f"{self._done_here / elapsed:.1f} img/s" if elapsed > 0 else ""
+        self._bar.update(self._task, advance=n, rate=rate)
+
+    def note(self, message: str) -> None:
+        output.warn(message)
+
+    def stop(self) -> None:
+        self._bar.stop()
+
+
+@click.command("eval")
+@click.option(
+    "-m",
+    "--model",
+    "models",
+    multiple=True,
+    required=True,
+    metavar="MODEL",
+    help="Model reference (torchvision name, timm:NAME, file.onnx, module:factory); repeatable.",
+)
+@click.option(
+    "--weights",
+    default=None,
+    metavar="NAME|PATH",
+    help="Weights: DEFAULT, a weights name, 'random', or a .pth/.pt/.safetensors file.",
+)
+@data_option
+@root_option
+@click.option(
+    "--device",
+    default="auto",
+    show_default=True,
+    metavar="auto|cpu|cuda|cuda:N|mps",
+    help="Where to run the models.",
+)
+@click.option(
+    "--precision",
+    type=click.Choice(["fp32", "bf16", "fp16"]),
+    default="fp32",
+    show_default=True,
+    help="Autocast precision (bf16/fp16 on CUDA; bf16 also on the CPU).",
+)
+@click.option(
+    "--batch-size",
+    type=click.IntRange(min=1),
+    default=64,
+    show_default=True,
+    help="Images per batch (halved automatically on out-of-memory).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=0),
+    default=None,
+    help="Decoding worker processes (default: CPU cores - 1, at most 8; 0 = in process).",
+)
+@click.option("--channels-last", is_flag=True, help="channels_last memory format (CUDA speed-up).")
+@click.option("--compile", "compile_", is_flag=True, help="torch.compile the model first.")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Evaluate a deterministic class-stratified subset of N images (recorded as such).",
+)
+@click.option(
+    "--protocol",
+    type=click.Choice(["center", "10crop", "full"]),
+    default="center",
+    show_default=True,
+    help="center: resize + centre crop; 10crop: corners + centre and mirrors, softmax "
+    "averaged; full: whole image resized to the crop size.",
+)
+@click.option("--resize-size", type=click.IntRange(min=1), default=None, help="Override resize.")
+@click.option("--crop-size", type=click.IntRange(min=1), default=None, help="Override crop size.")
+@click.option(
+    "--interpolation",
+    type=click.Choice(["nearest", "bilinear", "bicubic"]),
+    default=None,
+    help="Override the resize interpolation.",
+)
+@runs_dir_option
+@click.option(
+    "--resume/--no-resume",
+    default=True,
+    show_default=True,
+    help="Continue an interrupted run with the same run key (model, weights, data, "
+    "preprocessing, protocol, precision, limit).",
+)
+@click.option(
+    "--strict", is_flag=True, help="An unreadable image is an error (exit 3), not a miss."
+)
+@click.option("--save-logits", is_flag=True, help="Also keep all logits (float16) in the run.")
+@format_option()
+@output_option
+def eval_command(  # noqa: PLR0917 - one parameter per click option
+    models: tuple[str, ...],
+    weights: str | None,
+    data: str | None,
+    root: Path | None,
+    device: str,
+    precision: str,
+    batch_size: int,
+    workers: int | None,
+    channels_last: bool,
+    compile_: bool,
+    limit: int | None,
+    protocol: str,
+    resize_size: int | None,
+    crop_size: int | None,
+    interpolation: str | None,
+    runs_dir: Path | None,
+    resume: bool,
+    strict: bool,
+    save_logits: bool,
+    fmt: str,
+    output_path: Path | None,
+) -> None:
+    """Evaluate models on ILSVRC2012 val (or another prepared dataset); one run record each.
+
+    Results go to stdout; progress to stderr. Interrupted runs resume from where they stopped.
+
+    \b
+    Examples:
+      ilsvrc-bench eval -m resnet50
+      ilsvrc-bench eval -m alexnet -m vgg16 --device cuda --precision bf16 --format json
+      ilsvrc-bench eval -m model.onnx --limit 1000 --protocol 10crop
+    """
+    from ilsvrc_bench.engine import EvalOptions, evaluate
+
+    options = EvalOptions(
+        device=device,
+        precision=precision,  # type: ignore[arg-type]
+        batch_size=batch_size,
+        workers=_default_workers() if workers is None else workers,
+        channels_last=channels_last,
+        compile=compile_,
+        limit=limit,
+        protocol=protocol,  # type: ignore[arg-type]
+        resume=resume,
+        strict=strict,
+        save_logits=save_logits,
+        command=tuple(["ilsvrc-bench", *sys.argv[1:]]),
+    )
+    overrides = {"resize_size": resize_size, "crop_size": crop_size, "interpolation": interpolation}
+    results = evaluate(
+        list(models),
+        data=data,
+        root=root,
+        runs_dir=runs_dir,
+        weights=weights,
+        preprocessing={k: v for k, v in overrides.items() if v is not None} or None,
+        options=options,
+        progress=_RichProgress(),
+    )
+    rows = []
+    for result in results:
+        for note in result.notes:
+            output.info(f"{result.record.run_id}: {note}")
+        for bad in result.record.unreadable:
+            output.warn(f"unreadable image counted as a miss: {bad['path']}: {bad['error']}")
+        rows.append(result.summary())
+    fmt = fmt.lower()
+    columns = JSON_COLUMNS if fmt in ("json", "csv") else COLUMNS
+    caption = None
+    unreadable = sum(r["n_unreadable"] or 0 for r in rows)
+    if unreadable:
+        caption = f"{unreadable} unreadable image(s) counted as misses (listed in run.json)"
+    output.emit(
+        rows,
+        fmt=fmt,
+        columns=columns,
+        output=output_path,
+        title="ILSVRC evaluation" if fmt in ("table", "markdown") else None,
+        headers=HEADERS if fmt in ("table", "markdown") else None,
+        caption=caption,
+    )
