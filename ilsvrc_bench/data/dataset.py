@@ -30,6 +30,10 @@ DATASET_JSON = "dataset.json"
 DATASETS_DIR = "datasets"
 
 
+class ImageChangedError(DataError):
+    """An image (or the tar holding it) no longer has the size the manifest recorded."""
+
+
 @dataclass(frozen=True)
 class ImageRecord:
     """One image. ``class_index`` is in sorted-wnid order; ``devkit_id`` is never an index."""
@@ -112,7 +116,7 @@ class Dataset:
         except OSError as exc:
             raise DataError(f"{file}: cannot read image ({exc.strerror or exc})") from exc
         if len(data) != record.size:
-            raise DataError(
+            raise ImageChangedError(
                 f"{file}: has {len(data)} bytes, the manifest says {record.size}; "
                 "the data changed since it was prepared (run `ilsvrc-bench data verify`)"
             )
@@ -123,7 +127,7 @@ class Dataset:
         try:
             with tar.open("rb") as fobj:
                 if os.fstat(fobj.fileno()).st_size != self.storage.archive_size:
-                    raise DataError(
+                    raise ImageChangedError(
                         f"{tar}: archive size changed since it was prepared "
                         f"(reading {record.path}); prepare it again"
                     )
@@ -132,7 +136,9 @@ class Dataset:
         except OSError as exc:
             raise DataError(f"{tar}: cannot read {record.path} ({exc.strerror or exc})") from exc
         if len(data) != record.size:
-            raise DataError(f"{tar}: {record.path} is truncated ({len(data)} of {record.size})")
+            raise ImageChangedError(
+                f"{tar}: {record.path} is truncated ({len(data)} of {record.size})"
+            )
         return data
 
 

@@ -83,7 +83,7 @@ class Context:
 
     def check_size(self, archive: Path) -> None:
         """Fail fast, before hashing gigabytes, when an official archive has the wrong size."""
-        expected, origin = self.expected_md5(archive)
+        origin = self.expected_md5(archive)[1]
         want = OFFICIAL_SIZE.get(archive.name)
         size = archive.stat().st_size
         if self.verify and origin == "official" and want is not None and size != want:
