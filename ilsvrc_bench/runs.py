@@ -231,18 +231,19 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def write_record(run_dir: Path, record: RunRecord) -> Path:
     """Write ``run.json`` atomically (NaN written as null); returns its path."""
     path = run_dir / RUN_JSON
-    text = json.dumps(_jsonable(record.to_dict()), indent=2, default=_json_default) + "\n"
+    text = json.dumps(to_plain(record.to_dict()), indent=2, default=_json_default) + "\n"
     atomic_write_bytes(path, text.encode())
     return path
 
 
-def _jsonable(value: Any) -> Any:
+def to_plain(value: Any) -> Any:
+    """``value`` as JSON would give it back: tuples become lists, NaN becomes None."""
     if isinstance(value, float) and math.isnan(value):
         return None
     if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): to_plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
+        return [to_plain(v) for v in value]
     return value
 
 

@@ -330,7 +330,7 @@ def _open_run(
         status=runs.STATUS_RUNNING,
         created_at=created or runs.utc_now(),
         command=list(options.command),
-        model={**spec.to_dict(), "ref": ref},
+        model=runs.to_plain({**spec.to_dict(), "ref": ref}),
         weights={
             "name": spec.weights.name,
             "path": spec.weights.path,
@@ -338,7 +338,7 @@ def _open_run(
             "random": spec.weights.is_random,
         },
         data=dict(data_info),
-        preprocessing=asdict(prep),
+        preprocessing=runs.to_plain(asdict(prep)),
         protocol=options.protocol,
         precision=options.precision,
         device=devices.device_info(device),

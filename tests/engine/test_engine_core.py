@@ -1,0 +1,263 @@
+"""The engine against an in-memory dataset and tiny models: accounting, misses, resume, retry."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ilsvrc_bench import metrics, runs
+from ilsvrc_bench.engine import EvalOptions, evaluate_specs
+from ilsvrc_bench.engine.store import PredictionStore
+from ilsvrc_bench.errors import DataError, DeviceError, ModelError, RunError
+from tests.engine.helpers import MemoryDataset, Tiny, loader_for, spec
+
+
+def run(
+    tmp_path: Path, ds: MemoryDataset, modules: dict[str, object] | None = None, **opts: object
+) -> list:  # type: ignore[type-arg]
+    modules = modules or {"tiny": Tiny()}
+    specs = [(name, spec(name=name)) for name in modules]
+    options = EvalOptions(device="cpu", workers=0, **opts)  # type: ignore[arg-type]
+    return evaluate_specs(
+        specs, ds, runs_dir=tmp_path / "runs", options=options, load=loader_for(modules)
+    )
+
+
+def reference_preds(ds: MemoryDataset, model: torch.nn.Module) -> np.ndarray:
+    """An independent loop: PIL decode, torchvision transforms, stable top-5."""
+    import io
+
+    from PIL import Image
+    from torchvision import transforms as T
+
+    tf = T.Compose(
+        [
+            T.Resize(40),
+            T.CenterCrop(32),
+            T.ToTensor(),
+            T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+        ]
+    )
+    xs = [tf(Image.open(io.BytesIO(ds.read_bytes(r))).convert("RGB")) for r in ds.records]
+    with torch.no_grad():
+        logits = model(torch.stack(xs)).numpy()
+    return metrics.topk(logits, 5)
+
+
+def test_every_image_scored_once_with_a_ragged_last_batch(tmp_path: Path) -> None:
+    ds = MemoryDataset(n=11)
+    (result,) = run(tmp_path, ds, batch_size=3)
+    df = runs.read_predictions(result.run_dir)
+    assert df["index"].tolist() == list(range(11))
+    assert result.record.metrics["n_images"] == 11
+    assert result.record.status == "complete"
+    assert not (result.run_dir / runs.CHUNKS).exists()
+    pred = np.stack(df["pred"].to_list())
+    assert np.array_equal(pred, reference_preds(ds, Tiny()))
+    acc = metrics.accuracy(df["label"].to_numpy(), pred)
+    assert result.record.metrics["top1_acc"] == acc.top1_acc
+    assert result.record.metrics["top5_correct"] == acc.top5_correct
+    assert runs.read_record(result.run_dir) == result.record
+
+
+def test_unreadable_image_is_a_listed_miss(tmp_path: Path) -> None:
+    ds = MemoryDataset(n=8, broken=frozenset({3}))
+    constant = lambda x: torch.zeros(x.shape[0], 1000)  # noqa: E731 - ties: classes 0..4
+    (result,) = run(tmp_path, ds, {"tiny": constant}, batch_size=4)
+    m = result.record.metrics
+    assert m["n_images"] == 8 and m["n_unreadable"] == 1
+    # Labels are i % 4, every readable image has its label in the top 5 (0..4), image 3 does not.
+    assert m["top5_correct"] == 7
+    assert result.record.unreadable == [
+        {"index": 3, "path": "img003.png", "error": "/mem/img003.png: cannot read image (vanished)"}
+    ]
+    df = runs.read_predictions(result.run_dir)
+    assert df["readable"].tolist() == [i != 3 for i in range(8)]
+    assert df.loc[3, "pred"].tolist() == [-1] * 5
+    assert df.loc[0, "pred"].tolist() == [0, 1, 2, 3, 4]  # the tie rule: lower index first
+
+
+def test_strict_makes_unreadable_an_error(tmp_path: Path) -> None:
+    ds = MemoryDataset(n=8, broken=frozenset({5}))
+    with pytest.raises(DataError, match=r"--strict.*img005"):
+        run(tmp_path, ds, strict=True, batch_size=2)
+
+
+def test_output_width_mismatch_is_a_model_error(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=r"\[4, 1000\]"):
+        run(tmp_path, MemoryDataset(n=4), {"tiny": Tiny(width=10)})
+
+
+def test_manifest_count_mismatch_fails_loudly(tmp_path: Path) -> None:
+    ds = MemoryDataset(n=4, info={"n_images": 5})
+    with pytest.raises(DataError, match="declares 5 images but the manifest has 4"):
+        run(tmp_path, ds)
+
+
+def test_two_models_share_one_decoding_pass(tmp_path: Path) -> None:
+    ds = MemoryDataset(n=6)
+    results = run(tmp_path, ds, {"a": Tiny(seed=1), "b": Tiny(seed=2)}, batch_size=4)
+    assert ds.reads == 6
+    assert len({r.run_dir for r in results}) == 2
+    for r, seed in zip(results, (1, 2), strict=True):
+        pred = np.stack(runs.read_predictions(r.run_dir)["pred"].to_list())
+        assert np.array_equal(pred, reference_preds(ds, Tiny(seed=seed)))
+
+
+def test_interrupted_run_resumes_to_the_same_result(tmp_path: Path) -> None:
+    ds = MemoryDataset(n=10)
+    (full,) = run(tmp_path / "a", ds, batch_size=2, flush_batches=1)
+    calls = {"n": 0}
+    model = Tiny()
+
+    def flaky(x: torch.Tensor) -> torch.Tensor:
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return model(x)
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "b", ds, {"tiny": flaky}, batch_size=2, flush_batches=1)
+    (run_dir,) = runs.iter_run_dirs(tmp_path / "b" / "runs")
+    assert runs.read_record(run_dir).status == "running"
+    assert len(PredictionStore(run_dir, save_logits=False).done) == 6
+    (resumed,) = run(tmp_path / "b", ds, batch_size=2, flush_batches=1)
+    assert resumed.run_dir == run_dir and resumed.reused_images == 6
+    assert resumed.record.metrics == full.record.metrics
+    a = runs.read_predictions(full.run_dir)
+    b = runs.read_predictions(resumed.run_dir)
+    assert a.drop(columns=["pred", "prob"]).equals(b.drop(columns=["pred", "prob"]))
+    assert np.array_equal(np.stack(a["pred"].to_list()), np.stack(b["pred"].to_list()))
+    assert np.array_equal(np.stack(a["prob"].to_list()), np.stack(b["prob"].to_list()))
+
+
+def test_no_resume_starts_a_new_run(tmp_path: Path) -> None:
+    ds = MemoryDataset(n=4)
+    model = Tiny()
+
+    def stop(x: torch.Tensor) -> torch.Tensor:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, ds, {"tiny": stop})
+    (result,) = run(tmp_path, ds, {"tiny": model}, resume=False)
+    assert result.reused_images == 0
+    assert len(runs.iter_run_dirs(tmp_path / "runs")) == 2
+
+
+def test_disk_full_keeps_earlier_chunks_and_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = MemoryDataset(n=8)
+    real = runs.atomic_write_bytes
+    writes = {"chunks": 0}
+
+    def full_disk(path: Path, data: bytes) -> None:
+        if path.name.startswith("chunk-"):
+            writes["chunks"] += 1
+            if writes["chunks"] >= 3:
+                raise RunError(f"cannot write {path}: No space left on device")
+        real(path, data)
+
+    monkeypatch.setattr(runs, "atomic_write_bytes", full_disk)
+    with pytest.raises(RunError, match="No space left"):
+        run(tmp_path, ds, batch_size=2, flush_batches=1)
+    (run_dir,) = runs.iter_run_dirs(tmp_path / "runs")
+    assert len(PredictionStore(run_dir, save_logits=False).done) == 4
+    monkeypatch.setattr(runs, "atomic_write_bytes", real)
+    (result,) = run(tmp_path, ds, batch_size=2, flush_batches=1)
+    assert result.reused_images == 4 and result.record.metrics["n_images"] == 8
+
+
+def test_oom_halves_the_batch_and_says_so(tmp_path: Path) -> None:
+    model = Tiny()
+
+    def picky(x: torch.Tensor) -> torch.Tensor:
+        if x.shape[0] > 2:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 1 GiB")
+        return model(x)
+
+    ds = MemoryDataset(n=7)
+    (result,) = run(tmp_path, ds, {"tiny": picky}, batch_size=8)
+    assert result.record.batch_size == 2
+    assert any("out of memory" in n and "retrying with 4" in n for n in result.notes)
+    assert any("retrying with 2" in n for n in result.notes)
+    pred = np.stack(runs.read_predictions(result.run_dir)["pred"].to_list())
+    assert np.array_equal(pred, reference_preds(ds, Tiny()))
+
+
+def test_oom_at_batch_one_is_a_device_error(tmp_path: Path) -> None:
+    def never(x: torch.Tensor) -> torch.Tensor:
+        raise torch.OutOfMemoryError("CUDA out of memory")
+
+    with pytest.raises(DeviceError, match="batch size 1"):
+        run(tmp_path, MemoryDataset(n=2), {"tiny": never}, batch_size=2)
+
+
+def test_limit_is_stratified_and_recorded(tmp_path: Path) -> None:
+    ds = MemoryDataset(n=20, n_classes=4)
+    (result,) = run(tmp_path, ds, limit=8)
+    df = runs.read_predictions(result.run_dir)
+    assert sorted(df["label"].value_counts().tolist()) == [2, 2, 2, 2]
+    assert result.record.data["limit"] == 8 and result.record.data["n_images"] == 20
+    assert result.record.data["subset_sha256"] is not None
+    assert result.record.metrics["n_images"] == 8
+
+
+def test_save_logits_match_predictions(tmp_path: Path) -> None:
+    (result,) = run(tmp_path, MemoryDataset(n=5), save_logits=True, batch_size=2)
+    logits = runs.read_logits(result.run_dir)
+    assert logits is not None and logits.shape == (5, 1000) and logits.dtype == np.float16
+    pred = np.stack(runs.read_predictions(result.run_dir)["pred"].to_list())
+    assert np.array_equal(pred[:, 0], logits.astype(np.float32).argmax(1))
+
+
+def test_blacklist_excluded_variant(tmp_path: Path) -> None:
+    ds = MemoryDataset(n=8, blacklist=frozenset({0, 1}))
+    (result,) = run(tmp_path, ds)
+    assert result.record.metrics["blacklist_excluded"]["n_images"] == 6
+    (clean,) = run(tmp_path / "c", MemoryDataset(n=8))
+    assert clean.record.metrics["blacklist_excluded"] is None
+
+
+def test_cuda_without_cuda_is_a_device_error(tmp_path: Path) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("CUDA is available here")
+    with pytest.raises(DeviceError, match="CUDA is not available"):
+        evaluate_specs(
+            [("tiny", spec())],
+            MemoryDataset(),
+            runs_dir=tmp_path,
+            options=EvalOptions(device="cuda"),
+            load=loader_for({"tiny": Tiny()}),
+        )
+
+
+def test_runs_dir_not_writable(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    with pytest.raises(RunError, match="not writable"):
+        evaluate_specs(
+            [("tiny", spec())],
+            MemoryDataset(),
+            runs_dir=blocker / "runs",
+            options=EvalOptions(device="cpu"),
+            load=loader_for({"tiny": Tiny()}),
+        )
+
+
+def test_run_record_is_complete_json(tmp_path: Path) -> None:
+    (result,) = run(tmp_path, MemoryDataset(n=4), command=("ilsvrc-bench", "eval", "-m", "tiny"))
+    data = json.loads((result.run_dir / "run.json").read_text())
+    assert data["schema_version"] == runs.SCHEMA_VERSION
+    assert data["command"] == ["ilsvrc-bench", "eval", "-m", "tiny"]
+    assert data["weights"]["sha256"] == "f" * 64
+    assert set(data["versions"]) >= {"torch", "torchvision", "pillow", "cuda", "cudnn"}
+    assert data["timings"]["wall_s"] > 0
+    assert 0 <= data["timings"]["data_wait_share"] <= 1
+    assert data["device"]["type"] == "cpu"
+    assert data["run_key"] and data["finished_at"]
