@@ -148,7 +148,7 @@ class FakeLoaded:
     module: nn.Module | None
     fn: object = None
     weights_sha256: str | None = "f" * 64
-    device: torch.device = torch.device("cpu")
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.fn is not None:
