@@ -128,6 +128,11 @@ def ensure_comparable(
     """Raise when the two sides cannot be compared; return notes on what was not checkable."""
     notes: list[str] = []
     if baseline.kind == "reference":
+        if candidate.weights_file is not None:
+            notes.append(
+                f"the candidate loaded {candidate.weights}; the reference is published for "
+                f"{baseline.weights}"
+            )
         if candidate.split not in (None, "val"):
             raise DataError(
                 f"different data: the published reference is ILSVRC2012 val, "

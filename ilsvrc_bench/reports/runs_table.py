@@ -148,6 +148,7 @@ RUN_EXTRA_COLUMNS = (
     "model",
     "weights",
     "data",
+    "manifest_sha256",
     "protocol",
     "precision",
     "device",

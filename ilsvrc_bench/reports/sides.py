@@ -37,6 +37,8 @@ class Side:
     model: str | None = None
     model_ref: str | None = None
     weights: str | None = None
+    weights_file: str | None = None  # the weights file the run loaded, if not published weights
+    weights_random: bool = False
     data: str | None = None
     split: str | None = None
     manifest_sha256: str | None = None
@@ -135,6 +137,8 @@ def side_from_mapping(
         model=_name(d.get("model")),
         model_ref=_name(_sub(d, "model").get("ref")) or _name(d.get("model")),
         weights=_name(d.get("weights")),
+        weights_file=_name(_sub(d, "weights").get("path")),
+        weights_random=bool(_sub(d, "weights").get("random")),
         data=_name(data) if data else _name(d.get("data")),
         split=_name(data.get("split")) if data else _name(d.get("split")),
         manifest_sha256=_name(data.get("manifest_sha256") or d.get("manifest_sha256")),
@@ -175,8 +179,10 @@ def side_from_file(path: Path) -> Side:
             raise UsageError(f"{path}: a results file must be .json or .csv")
     except (OSError, json.JSONDecodeError, csv.Error, UnicodeDecodeError) as exc:
         raise DataError(f"{path}: cannot read results ({exc})") from exc
-    if isinstance(loaded := rows, list) and len(loaded) != 1:
-        raise DataError(f"{path}: holds {len(rows)} results; give a file with exactly one")
+    if any(isinstance(r, Mapping) and "kind" in r for r in rows):
+        rows = [r for r in rows if r.get("kind") == "run"]  # a `report` csv/json: its run rows
+    if len(rows) != 1:
+        raise DataError(f"{path}: holds {len(rows)} run results; give a file with exactly one")
     if not isinstance(rows[0], Mapping):
         raise DataError(f"{path}: not a results object")
     run_dir = path.parent if path.name == "run.json" else None
@@ -198,18 +204,23 @@ def resolve_side(ref: str, *, runs_dir: Path | None) -> Side:
 
 
 def reference_side(candidate: Side) -> Side:
-    """The published reference accuracy of the candidate's model and weights."""
+    """The published accuracy of the candidate's model: of the weights it ran with when they are
+    published ones, else (a weights file) of the model's default published weights."""
     if candidate.model is None:
         raise ModelError(f"{candidate.label}: names no model, so it has no published reference")
-    if candidate.weights == "random":
+    if candidate.weights_random or candidate.weights == "random":
         raise ModelError(f"{candidate.label}: random weights have no published reference")
     from ilsvrc_bench import models
 
-    spec = models.resolve(candidate.model_ref or candidate.model)
+    ref = candidate.model_ref or candidate.model
+    published_weights = candidate.weights if candidate.weights_file is None else None
+    spec = models.resolve(ref, weights=published_weights)
     if spec.reference is None:
-        raise ModelError(f"{spec.name}: no published reference accuracy for these weights")
-    return Side(
-        label=f"reference ({spec.name}, {spec.reference.source})",
+        raise ModelError(
+            f"{spec.name} ({spec.weights.name}): no published reference accuracy for these weights"
+        )
+    side = Side(
+        label=f"reference {spec.name} {spec.weights.name} ({spec.reference.source})",
         kind="reference",
         top1_acc=spec.reference.top1,
         top5_acc=spec.reference.top5,
@@ -218,6 +229,6 @@ def reference_side(candidate: Side) -> Side:
         weights=spec.weights.name,
         data="ILSVRC2012 val",
         split="val",
-        protocol=None,
         preprocessing=dataclasses.asdict(spec.preprocessing),
     )
+    return side
