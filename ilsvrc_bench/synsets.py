@@ -130,17 +130,14 @@ def by_index(class_index: int) -> Synset:
 
 
 def search(query: str) -> list[Synset]:
-    """Classes matching ``query``: an exact wnid or index, else a case-insensitive word match."""
+    """Classes matching ``query``: a wnid or index, else words in names or lemmas, else glosses."""
     q = query.strip()
     if q.isdigit() and int(q) < N_CLASSES:
         return [by_index(int(q))]
     if q in _wnid_index():
         return [by_wnid(q)]
     low = q.lower()
-    return [
-        s
-        for s in all_synsets()
-        if low in s.name.lower()
-        or any(low in lem.lower() for lem in s.lemmas)
-        or low in s.gloss.lower()
+    by_words = [
+        s for s in all_synsets() if low in s.name.lower() or any(low in x.lower() for x in s.lemmas)
     ]
+    return by_words or [s for s in all_synsets() if low in s.gloss.lower()]

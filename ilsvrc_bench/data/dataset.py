@@ -200,9 +200,11 @@ def open_dataset(
     directory = resolve(data, root)
     identity_file = directory / DATASET_JSON
     if not identity_file.is_file():
+        others = list_datasets(root)
+        hint = f"; prepared here: {', '.join(others)} (use --data NAME)" if others else ""
         raise DataError(
             f"no prepared data at {directory}; run `ilsvrc-bench data prepare` "
-            "(or `ilsvrc-bench data sample` for a small try-out set)"
+            f"(or `ilsvrc-bench data sample` for a small try-out set){hint}"
         )
     try:
         info = json.loads(identity_file.read_text(encoding="utf-8"))

@@ -1,0 +1,348 @@
+"""``ilsvrc-bench data``: download, prepare, info, verify, sample."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from ilsvrc_bench import output
+from ilsvrc_bench.cli.options import data_option, format_option, output_option, root_option
+
+if TYPE_CHECKING:
+    from rich.progress import Task
+    from rich.text import Text
+
+    from ilsvrc_bench.data import Dataset
+    from ilsvrc_bench.data.scan import Progress
+
+SOURCE_FORMATS = ("official", "flat", "kaggle", "hf", "imagefolder", "imagenetv2")
+BYTE_STAGES = ("download", "index", "md5")
+
+
+class KeyValue(click.ParamType):
+    """``NAME=HEX`` (``--md5``) or ``Name: value`` (``--header``)."""
+
+    def __init__(self, sep: str, what: str) -> None:
+        self.sep, self.what = sep, what
+        self.name = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        key, sep, val = str(value).partition(self.sep)
+        if not sep or not key.strip() or not val.strip():
+            self.fail(f"expected {self.what}, got {value!r}", param, ctx)
+        if self.sep == "=" and (len(val.strip()) != 32 or not _is_hex(val.strip())):
+            self.fail(f"{key}: an MD5 is 32 hex digits, got {val!r}", param, ctx)
+        return key.strip(), val.strip()
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+MD5 = KeyValue("=", "NAME=HEX")
+HEADER = KeyValue(":", "'Name: value'")
+
+
+def md5_options(fn: Any) -> Any:
+    fn = click.option(
+        "--no-verify", is_flag=True, help="Skip MD5 checks (recorded in the dataset as skipped)."
+    )(fn)
+    return click.option(
+        "--md5",
+        "md5",
+        type=MD5,
+        multiple=True,
+        metavar="NAME=HEX",
+        help="Expected MD5 for one archive file name, replacing the official one (repeatable).",
+    )(fn)
+
+
+@contextmanager
+def progress_bars() -> Iterator[Progress | None]:
+    """A ``Progress`` callback drawing rich bars on stderr (none with --quiet)."""
+    if output.is_quiet():
+        yield None
+        return
+    from rich.filesize import decimal
+    from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
+    from rich.text import Text
+
+    class Amount(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            done, total = int(task.completed), task.total
+            if task.fields.get("bytes"):
+                return Text(f"{decimal(done)}/{decimal(int(total)) if total else '?'}")
+            return Text(f"{done:,}/{int(total):,}" if total else f"{done:,}")
+
+    class Rate(ProgressColumn):
+        def render(self, task: Task) -> Text:
+            speed = task.finished_speed or task.speed
+            if not speed:
+                return Text("")
+            return Text(
+                f"{decimal(int(speed))}/s" if task.fields.get("bytes") else f"{speed:.0f}/s"
+            )
+
+    bars = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        Amount(),
+        Rate(),
+        TimeRemainingColumn(),
+        console=output.err(),
+        transient=False,
+    )
+    tasks: dict[str, Any] = {}
+
+    def update(stage: str, advance: int, total: int | None) -> None:
+        if stage not in tasks:
+            tasks[stage] = bars.add_task(stage, total=total, bytes=stage.startswith(BYTE_STAGES))
+        bars.update(tasks[stage], advance=advance, total=total)
+
+    with bars:
+        yield update
+
+
+def _identity(ds: Dataset) -> dict[str, Any]:
+    info = ds.info
+    classes = sorted({r.class_index for r in ds.records})
+    return {
+        "name": ds.name,
+        "path": str(ds.path),
+        "source": ds.source,
+        "split": ds.split,
+        "n_images": ds.n_images,
+        "n_classes": ds.n_classes,
+        "classes": classes,
+        "size_bytes": sum(r.size for r in ds.records),
+        "blacklisted": sum(r.blacklisted for r in ds.records),
+        "manifest_sha256": ds.manifest_sha256,
+        "storage": ds.storage.kind,
+        "storage_location": str(ds.storage.location),
+        "verify_skipped": bool(info.get("verify_skipped")),
+        "md5_checks": info.get("md5_checks", {}),
+        "problems": ds.problems,
+        "label_order": info.get("label_order", {}),
+    }
+
+
+def _classes_text(classes: list[int]) -> str:
+    if len(classes) == 1000:
+        return "all 1000"
+    shown = ", ".join(str(c) for c in classes[:12])
+    return f"{len(classes)}: {shown}{', ...' if len(classes) > 12 else ''}"
+
+
+def _show(ds: Dataset, *, fmt: str = "table", out: Path | None = None) -> None:
+    ident = _identity(ds)
+    if fmt == "json":
+        output.write_text(output.to_json(ident), out)
+        return
+    rows = [
+        {"field": key, "value": value}
+        for key, value in {
+            **{k: ident[k] for k in ("name", "source", "split", "n_images", "n_classes")},
+            "classes": _classes_text(ident["classes"]),
+            "size": f"{ident['size_bytes']:,} bytes",
+            "blacklisted": ident["blacklisted"],
+            "problems": len(ident["problems"]),
+            "md5": "skipped (--no-verify)" if ident["verify_skipped"] else "checked",
+            "storage": f"{ident['storage']} {ident['storage_location']}",
+            "manifest_sha256": ident["manifest_sha256"],
+            "path": ident["path"],
+        }.items()
+    ]
+    output.emit(rows, fmt=fmt, columns=["field", "value"], output=out, title=f"dataset {ds.name}")
+
+
+@click.group()
+def data() -> None:
+    """Download, prepare, inspect and verify ILSVRC2012 val (and other) datasets."""
+
+
+@data.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--format",
+    "source_format",
+    type=click.Choice(SOURCE_FORMATS),
+    default=None,
+    help="Source layout (detected when omitted).",
+)
+@click.option("--name", default=None, help="Dataset name (default: from the source).")
+@md5_options
+@root_option
+def prepare(  # noqa: PLR0917 - one parameter per click option
+    sources: tuple[Path, ...],
+    source_format: str | None,
+    name: str | None,
+    md5: tuple[tuple[str, str], ...],
+    no_verify: bool,
+    root: Path | None,
+) -> None:
+    """Prepare a dataset from SOURCES: the official val tar + devkit, a flat folder with a label
+    file, the Kaggle tree, Hugging Face parquet shards, an ImageFolder or ImageNetV2 folders.
+
+    \b
+    ilsvrc-bench data prepare ILSVRC2012_img_val.tar ILSVRC2012_devkit_t12.tar.gz
+    ilsvrc-bench data prepare ./val LOC_val_solution.csv
+    ilsvrc-bench data prepare imagenetv2-matched-frequency-format-val
+    """
+    from ilsvrc_bench.data import prepare as prepare_dataset
+
+    with progress_bars() as progress:
+        ds = prepare_dataset(
+            sources,
+            root=root,
+            name=name,
+            fmt=source_format,
+            md5=dict(md5),
+            verify=not no_verify,
+            progress=progress,
+        )
+    output.info(f"prepared {ds.name}: {ds.n_images:,} images, {ds.n_classes} classes")
+    _report_problems(ds)
+    _show(ds)
+
+
+def _report_problems(ds: Dataset) -> None:
+    problems = ds.problems
+    if problems:
+        first = problems[0]
+        output.warn(
+            f"{len(problems)} images are not usable JPEGs (first: {first['path']}, "
+            f"{first['problem']}); see `ilsvrc-bench data verify --decode`"
+        )
+    if ds.info.get("verify_skipped"):
+        output.warn("MD5 checks were skipped (--no-verify); the dataset records this")
+
+
+@data.command()
+@click.option("--mirror", default=None, metavar="URL", help="Base URL to fetch the files from.")
+@click.option(
+    "--header",
+    "headers",
+    type=HEADER,
+    multiple=True,
+    metavar="'Name: value'",
+    help="HTTP header to send, e.g. a cookie or token (repeatable; never logged).",
+)
+@click.option("--retries", default=5, show_default=True, help="Retries without progress.")
+@click.option("--name", default=None, help="Dataset name (default: ilsvrc2012-val).")
+@md5_options
+@root_option
+def download(  # noqa: PLR0917 - one parameter per click option
+    mirror: str | None,
+    headers: tuple[tuple[str, str], ...],
+    retries: int,
+    name: str | None,
+    md5: tuple[tuple[str, str], ...],
+    no_verify: bool,
+    root: Path | None,
+) -> None:
+    """Download ILSVRC2012_img_val.tar and the devkit (resumable), check MD5s, then prepare.
+
+    image-net.org needs an account: pass your session with --header 'Cookie: ...', or
+    download the files by hand and use `ilsvrc-bench data prepare`.
+    """
+    from ilsvrc_bench.data.download import DEFAULT_BASE_URL, RetryPolicy
+    from ilsvrc_bench.data.download import download as download_dataset
+
+    with progress_bars() as progress:
+        ds = download_dataset(
+            root=root,
+            base_url=mirror or DEFAULT_BASE_URL,
+            headers=dict(headers),
+            md5=dict(md5),
+            verify=not no_verify,
+            name=name,
+            policy=RetryPolicy(retries=retries),
+            progress=progress,
+        )
+    _report_problems(ds)
+    _show(ds)
+
+
+@data.command()
+@root_option
+@data_option
+@format_option()
+@output_option
+def info(root: Path | None, data: str | None, fmt: str, output_path: Path | None) -> None:
+    """Show a prepared dataset: counts, classes, source, size and manifest hash."""
+    from ilsvrc_bench.data import open_dataset
+
+    _show(open_dataset(data, root=root), fmt=fmt, out=output_path)
+
+
+@data.command()
+@click.option("--decode", is_flag=True, help="Also decode every image (CMYK, grayscale, non-JPEG).")
+@root_option
+@data_option
+@format_option()
+@output_option
+def verify(
+    root: Path | None, data: str | None, decode: bool, fmt: str, output_path: Path | None
+) -> None:
+    """Check every image against the manifest (size, SHA-256); exit 3 if any fails."""
+    from ilsvrc_bench.data import open_dataset
+    from ilsvrc_bench.data.verify import verify as verify_dataset
+    from ilsvrc_bench.errors import DataError
+
+    ds = open_dataset(data, root=root)
+    with progress_bars() as progress:
+        report = verify_dataset(ds, decode=decode, progress=progress)
+    rows = [{"path": f.path, "kind": f.kind, "detail": f.detail} for f in report.findings]
+    if rows or fmt in ("json", "csv"):
+        output.emit(rows, fmt=fmt, columns=["path", "kind", "detail"], output=output_path)
+    notes = len(report.findings) - len(report.errors)
+    output.info(
+        f"checked {report.n_checked:,} images of {ds.name}: {len(report.errors)} failed, "
+        f"{notes} notes{' (decoded)' if decode else ''}"
+    )
+    if not report.ok:
+        raise DataError(
+            f"{ds.path}: {len(report.errors)} of {report.n_checked} images failed verification "
+            f"(first: {report.errors[0].path}, {report.errors[0].kind})"
+        )
+
+
+@data.command()
+@click.argument("out_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--classes", default=10, show_default=True, help="Number of classes (spread out).")
+@click.option("--per-class", default=2, show_default=True, help="Images per class.")
+@click.option("--seed", default=0, show_default=True, help="Seed for images and order.")
+@click.option("--name", default="sample", show_default=True, help="Name of the prepared dataset.")
+@click.option("--no-prepare", is_flag=True, help="Only write the archives.")
+@root_option
+def sample(  # noqa: PLR0917 - one parameter per click option
+    out_dir: Path | None,
+    classes: int,
+    per_class: int,
+    seed: int,
+    name: str,
+    no_prepare: bool,
+    root: Path | None,
+) -> None:
+    """Write a small generated val tar + devkit in the official layout and prepare it.
+
+    The archives go to OUT_DIR (default: <root>/sample-archives); the dataset is named
+    `sample`, so `--data sample` selects it and the real ILSVRC2012 val is never shadowed.
+    """
+    from ilsvrc_bench import paths
+    from ilsvrc_bench.data import prepare as prepare_dataset
+    from ilsvrc_bench.data import write_sample
+
+    target = out_dir or paths.data_root(root) / "sample-archives"
+    val_tar, devkit = write_sample(target, classes=classes, per_class=per_class, seed=seed)
+    output.info(f"wrote {val_tar} and {devkit}")
+    if no_prepare:
+        return
+    ds = prepare_dataset([val_tar, devkit], root=root, name=name)
+    _show(ds)
