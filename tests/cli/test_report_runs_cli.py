@@ -1,0 +1,215 @@
+"""`ilsvrc-bench report` over runs made by the real engine, in every format."""
+
+from __future__ import annotations
+
+import io
+import json
+import struct
+from html.parser import HTMLParser
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+
+from ilsvrc_bench import history
+from ilsvrc_bench.cli import main
+from ilsvrc_bench.metrics import wilson_interval
+from tests.reports.engine_runs import Runs, engine_runs_for
+
+
+@pytest.fixture(scope="session")
+def engine_runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    return engine_runs_for(tmp_path_factory)
+
+
+def report(runs: Runs, *args: str) -> str:
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(
+        main, ["report", "--runs-dir", str(runs.runs_dir), "--root", str(runs.root), *args]
+    )
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def run_rows(runs: Runs, *args: str) -> dict[str, dict]:
+    rows = json.loads(report(runs, "--format", "json", *args))
+    return {r["run_id"]: r for r in rows if r["kind"] == "run"}
+
+
+def predictions(run_dir: Path) -> pd.DataFrame:
+    return pq.read_table(run_dir / "predictions.parquet").to_pandas()
+
+
+def test_json_places_every_run_with_its_numbers(engine_runs: Runs) -> None:
+    rows = json.loads(report(engine_runs, "--format", "json"))
+    assert {r["year"] for r in rows if r["kind"] == "challenge"} == set(range(2010, 2018))
+    assert any(r["kind"] == "reference" for r in rows)
+    runs = {r["run_id"]: r for r in rows if r["kind"] == "run"}
+    assert set(runs) == {
+        d.name
+        for d in (engine_runs.good, engine_runs.good_again, engine_runs.bad, engine_runs.other_data)
+    }
+    good = runs[engine_runs.good.name]
+    record = json.loads((engine_runs.good / "run.json").read_text())
+    assert good["top1_err"] == pytest.approx(record["metrics"]["top1_err"]) == pytest.approx(90.0)
+    assert good["top5_err"] == pytest.approx(50.0)
+    assert good["n_images"] == 60 and good["split"] == "val" and good["data"] == "sample"
+    lo, hi = wilson_interval(30, 60)
+    assert (good["top5_err_lo"], good["top5_err_hi"]) == (
+        pytest.approx(100 - hi, abs=1e-3),
+        pytest.approx(100 - lo, abs=1e-3),
+    )
+    # 50% top-5 error is worse than every listed entry of every year
+    assert all((e.top5_err or 0) < 50.0 for e in history.challenge_entries())
+    assert good["placement"].startswith("would not have won any year")
+    assert "2010" in good["placement"]
+    assert good["manifest_sha256"] == record["data"]["manifest_sha256"]
+    assert runs[engine_runs.bad.name]["top5_err"] == pytest.approx(100.0)
+
+
+def test_table_has_rank_among_the_year_entries(engine_runs: Runs) -> None:
+    out = report(engine_runs, engine_runs.good.name)
+    assert "Measured runs placed in the challenge's history" in out
+    assert engine_runs.good.name in out
+    assert engine_runs.bad.name not in out
+    assert "Rank 2012" in out
+    expected_rank = 1 + sum(1 for e in history.team_ranking(2012) if (e.top5_err or 0) < 50.0)
+    row = next(line for line in out.splitlines() if engine_runs.good.name in line and "50" in line)
+    assert f"│ {expected_rank} " in row
+
+
+def test_filters(engine_runs: Runs) -> None:
+    assert len(run_rows(engine_runs, "--model", "alex*", "--data", "sample")) == 3
+    assert list(run_rows(engine_runs, "--data", "sample-b")) == [engine_runs.other_data.name]
+    assert run_rows(engine_runs, "--model", "vgg*") == {}
+    assert len(run_rows(engine_runs, "--protocol", "center")) == 4
+
+
+def test_csv_reads_back(engine_runs: Runs) -> None:
+    frame = pd.read_csv(io.StringIO(report(engine_runs, "--format", "csv")))
+    runs = frame[frame["kind"] == "run"].set_index("run_id")
+    assert len(runs) == 4
+    assert runs.loc[engine_runs.good.name, "top5_err"] == pytest.approx(50.0)
+    assert runs.loc[engine_runs.good.name, "n_images"] == 60
+    assert frame["source"].notna().all()
+
+
+def test_markdown_holds_the_runs_table(engine_runs: Runs, tmp_path: Path) -> None:
+    target = tmp_path / "report.md"
+    assert report(engine_runs, "--format", "markdown", "-o", str(target)) == ""
+    text = target.read_text()
+    assert "### Runs" in text and "### Measured runs placed" in text
+    assert f"| {engine_runs.good.name} | alexnet | good.pth | sample | center | fp32 |" in text
+
+
+class _Tables(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: list[str] = []
+        self.cells: list[str] = []
+        self.srcs: list[str] = []
+        self._in_cell = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append(tag)
+        self._in_cell = tag == "td"
+        self.srcs += [v or "" for k, v in attrs if k in {"src", "href"}]
+
+    def handle_data(self, data: str) -> None:
+        if self._in_cell:
+            self.cells.append(data)
+
+
+def test_html_is_one_self_contained_file_with_the_table(engine_runs: Runs, tmp_path: Path) -> None:
+    target = tmp_path / "report.html"
+    report(engine_runs, "--format", "html", "-o", str(target))
+    parser = _Tables()
+    parser.feed(target.read_text())
+    assert parser.tags.count("table") >= 4
+    assert engine_runs.good.name in " ".join(parser.cells)
+    assert "SuperVision (outside data)" in parser.cells
+    assert parser.srcs and all(s.startswith("data:image/png;base64,") for s in parser.srcs)
+    assert "<script" not in target.read_text() and "<link" not in target.read_text()
+
+
+def test_plot_is_a_png_of_the_expected_size(engine_runs: Runs, tmp_path: Path) -> None:
+    target = tmp_path / "plots" / "top5.png"
+    report(engine_runs, "--format", "json", "--plot", str(target))
+    data = target.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert data[12:16] == b"IHDR"
+    assert struct.unpack(">II", data[16:24]) == (1200, 700)
+    from PIL import Image
+
+    with Image.open(target) as img:
+        img.verify()
+
+
+def test_exclude_blacklist_rescores(engine_runs: Runs) -> None:
+    row = run_rows(engine_runs, engine_runs.good.name, "--exclude-blacklist")[engine_runs.good.name]
+    df = predictions(engine_runs.good)
+    kept = df[~df["blacklisted"]]
+    assert 0 < len(kept) < len(df)
+    top5 = np.mean([lab in pred[:5] for lab, pred in zip(kept["label"], kept["pred"], strict=True)])
+    assert row["n_images"] == len(kept)
+    assert row["top5_err"] == pytest.approx(100 - 100 * top5, abs=1e-3)
+    assert row["scoring"] == "blacklist excluded"
+
+
+def test_real_labels_rescore(engine_runs: Runs, tmp_path: Path) -> None:
+    df = predictions(engine_runs.good)
+    numbers = df["path"].str.extract(r"ILSVRC2012_val_(\d{8})")[0].astype(int)
+    real: list[list[int]] = [[] for _ in range(int(numbers.max()))]
+    # every image's own label plus class 0 (which this model always ranks first), except the
+    # first image, whose list stays empty (skipped)
+    for n, lab in zip(numbers, df["label"], strict=True):
+        real[n - 1] = sorted({int(lab), 0})
+    first = int(numbers.min())
+    real[first - 1] = []
+    path = tmp_path / "real.json"
+    path.write_text(json.dumps(real))
+    row = run_rows(engine_runs, engine_runs.good.name, "--real-labels", str(path))[
+        engine_runs.good.name
+    ]
+    assert row["scoring"] == "ReaL"
+    assert row["n_images"] == len(df) - 1
+    assert row["top1_err"] == pytest.approx(0.0)  # class 0 is now right for every image
+
+
+def test_per_class_names_the_worst_and_best(engine_runs: Runs) -> None:
+    out = report(engine_runs, engine_runs.good.name, "--per-class", "3", "--format", "markdown")
+    assert f"### Worst classes of {engine_runs.good.name} (top-1)" in out
+    best = out.split(f"### Best classes of {engine_runs.good.name}")[1]
+    assert "| 0 | n01440764 | tench | 6 | 100.0 | 100.0 |" in best
+    rows = json.loads(report(engine_runs, engine_runs.good.name, "--per-class", "--format", "json"))
+    assert len(rows) == 10 and {r["n_images"] for r in rows} == {6}
+    assert sorted(r["top1_acc"] for r in rows) == [0.0] * 9 + [100.0]
+
+
+def test_wordnet_view(engine_runs: Runs) -> None:
+    rows = json.loads(report(engine_runs, engine_runs.good.name, "--wordnet", "--format", "json"))
+    kinds = {r["kind"]: r["n_mistakes"] for r in rows}
+    assert sum(kinds.values()) == 54  # 60 images, 6 right at top-1
+    assert set(kinds) == {"same parent", "near (within 4 steps)", "far", "no prediction"}
+    out = report(engine_runs, engine_runs.good.name, "--wordnet", "--format", "markdown")
+    assert "in the WordNet hierarchy" in out and "Most common confusions" in out
+
+
+def test_no_matching_runs_falls_back_to_history(engine_runs: Runs) -> None:
+    result = CliRunner().invoke(
+        main,
+        [
+            "report",
+            "--runs-dir",
+            str(engine_runs.runs_dir),
+            "--model",
+            "nothing",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0
+    rows = json.loads(result.stdout)
+    assert rows and not any(r["kind"] == "run" for r in rows)
