@@ -17,7 +17,8 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ilsvrc_bench.errors import ModelError
-from ilsvrc_bench.models import factory
+from ilsvrc_bench.models import factory, onnx_adapter, timm_adapter
+from ilsvrc_bench.models import torchvision_adapter as tv
 from ilsvrc_bench.models.loaded import LoadedModel
 from ilsvrc_bench.models.spec import ModelSpec
 
@@ -40,8 +41,6 @@ def did_you_mean(name: str, candidates: Sequence[str]) -> str:
 def _torchvision(
     name: str, weights: str | None, preprocessing: Mapping[str, object] | None
 ) -> ModelSpec:
-    from ilsvrc_bench.models import torchvision_adapter as tv
-
     if name not in tv.names():
         raise ModelError(f"unknown torchvision model '{name}'" + did_you_mean(name, tv.names()))
     return tv.spec_for(name, weights=weights, preprocessing=preprocessing)
@@ -69,22 +68,14 @@ def resolve(
         if scheme == "torchvision":
             return _torchvision(rest, weights, preprocessing)
         if scheme == "timm":
-            from ilsvrc_bench.models import timm_adapter
-
             return timm_adapter.spec_for(rest, weights=weights, preprocessing=preprocessing)
         if scheme == "onnx":
-            from ilsvrc_bench.models import onnx_adapter
-
             return onnx_adapter.spec_for(rest, weights=weights, preprocessing=preprocessing)
         return factory.plugin_spec(rest, weights=weights, preprocessing=preprocessing)
     if ref.lower().endswith(".onnx"):
-        from ilsvrc_bench.models import onnx_adapter
-
         return onnx_adapter.spec_for(ref, weights=weights, preprocessing=preprocessing)
     if factory.is_factory_ref(ref):
         return factory.factory_spec(ref, weights=weights, preprocessing=preprocessing)
-    from ilsvrc_bench.models import torchvision_adapter as tv
-
     plugins = factory.plugin_names()
     in_tv, in_plugins = ref in tv.names(), ref in plugins
     if in_tv and in_plugins:
@@ -105,18 +96,15 @@ def load(spec: ModelSpec, *, device: torch.device | str = "cpu") -> LoadedModel:
 
     dev = torch.device(device)
     if spec.source == "onnx":
-        from ilsvrc_bench.models import onnx_adapter
-
-        runner, sha = onnx_adapter.build(spec, device=dev)
-        return LoadedModel(spec=spec, weights_sha256=sha, module=None, device=dev, runner=runner)
+        runner, onnx_sha = onnx_adapter.build(spec, device=dev)
+        return LoadedModel(
+            spec=spec, weights_sha256=onnx_sha, module=None, device=dev, runner=runner
+        )
     module: torch.nn.Module
+    sha: str | None
     if spec.source == "torchvision":
-        from ilsvrc_bench.models import torchvision_adapter as tv
-
         module, sha = tv.build(spec)
     elif spec.source == "timm":
-        from ilsvrc_bench.models import timm_adapter
-
         module, sha = timm_adapter.build(spec)
     elif spec.source in ("factory", "plugin"):
         module, sha = factory.build(spec)
@@ -137,8 +125,6 @@ def registered(include: Sequence[str] = (), exclude: Sequence[str] = ()) -> list
 
     ``include``/``exclude`` are shell-style wildcards on the name (``vgg*``, ``*_bn``).
     """
-    from ilsvrc_bench.models import torchvision_adapter as tv
-
     specs = [
         tv.spec_for(name, weights=None, preprocessing=None)
         for name in tv.names()

@@ -156,7 +156,7 @@ def check_state_dict(
     missing = [k for k in expected if k not in state]
     unexpected = [k for k in state if k not in expected]
     shapes = [
-        f"{k} {tuple(state[k].shape)} vs {tuple(v.shape)}"
+        f"{k} {list(state[k].shape)} vs {list(v.shape)}"
         for k, v in expected.items()
         if k in state and tuple(state[k].shape) != tuple(v.shape)
     ]
@@ -209,6 +209,13 @@ def hub_checkpoint(url: str, *, progress: bool = False) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         try:
             torch.hub.download_url_to_file(url, str(target), hash_prefix=prefix, progress=progress)
+        except RuntimeError as exc:
+            if "invalid hash" not in str(exc):
+                raise
+            raise ModelError(
+                f"downloaded {url} but its sha256 does not start with {prefix} as its name "
+                f"says ({exc}); nothing was saved"
+            ) from exc
         except Exception as exc:
             reason = getattr(exc, "reason", None) or exc
             raise ModelError(
