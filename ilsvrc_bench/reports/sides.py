@@ -185,8 +185,12 @@ def side_from_file(path: Path) -> Side:
         raise DataError(f"{path}: holds {len(rows)} run results; give a file with exactly one")
     if not isinstance(rows[0], Mapping):
         raise DataError(f"{path}: not a results object")
-    run_dir = path.parent if path.name == "run.json" else None
-    return side_from_mapping(rows[0], label=str(path), kind="file", run_dir=run_dir)
+    row = rows[0]
+    run_dir = Path(str(row.get("run_dir") or ""))
+    if row.get("run_dir") and (run_dir / "run.json").is_file():
+        # an `eval --format json` row whose run is still here: use it, predictions and all
+        return side_from_run_dir(run_dir, label=f"{path} ({run_dir.name})")
+    return side_from_mapping(row, label=str(path), kind="file")
 
 
 def resolve_side(ref: str, *, runs_dir: Path | None) -> Side:

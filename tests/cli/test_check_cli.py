@@ -196,3 +196,22 @@ def test_help_names_the_exit_codes() -> None:
     assert result.exit_code == 0
     assert "--max-drop" in result.output and "exits 3" in result.output
     assert io.StringIO(result.output).readline().startswith("Usage:")
+
+
+def test_eval_json_with_its_run_dir_uses_the_paired_test(engine_runs: Runs, tmp_path: Path) -> None:
+    made = CliRunner().invoke(
+        main,
+        [
+            *("report", engine_runs.good.name, "--runs-dir", str(engine_runs.runs_dir)),
+            *("--format", "json"),
+        ],
+    )
+    row = next(r for r in json.loads(made.stdout) if r["kind"] == "run")
+    here = tmp_path / "candidate.json"
+    here.write_text(json.dumps([{**row, "run_dir": str(engine_runs.bad)}]))
+    gone = tmp_path / "baseline.json"
+    gone.write_text(json.dumps([{**row, "run_dir": str(tmp_path / "moved-away")}]))
+    paired = check(engine_runs, "--baseline", engine_runs.good.name, "--candidate", str(here))
+    assert paired.exit_code == 1 and "McNemar" in paired.stdout, paired.output
+    aggregate = check(engine_runs, "--baseline", str(gone), "--candidate", str(here))
+    assert "95% CI of the difference" in aggregate.stdout, aggregate.output
