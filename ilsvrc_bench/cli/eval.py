@@ -205,6 +205,13 @@ class _RichProgress:
     "--strict", is_flag=True, help="An unreadable image is an error (exit 3), not a miss."
 )
 @click.option("--save-logits", is_flag=True, help="Also keep all logits (float16) in the run.")
+@click.option(
+    "--flush-batches",
+    type=click.IntRange(min=1),
+    default=8,
+    hidden=True,
+    help="Write predictions durably at least every N batches.",
+)
 @format_option()
 @output_option
 def eval_command(  # noqa: PLR0917 - one parameter per click option
@@ -227,6 +234,7 @@ def eval_command(  # noqa: PLR0917 - one parameter per click option
     resume: bool,
     strict: bool,
     save_logits: bool,
+    flush_batches: int,
     fmt: str,
     output_path: Path | None,
 ) -> None:
@@ -254,6 +262,7 @@ def eval_command(  # noqa: PLR0917 - one parameter per click option
         resume=resume,
         strict=strict,
         save_logits=save_logits,
+        flush_batches=flush_batches,
         command=tuple(["ilsvrc-bench", *sys.argv[1:]]),
     )
     overrides = {"resize_size": resize_size, "crop_size": crop_size, "interpolation": interpolation}

@@ -53,6 +53,15 @@ class InterruptAfter(Tiny):
         return super().forward(x)
 
 
+def make_sample_root(base: Path) -> Path:
+    """A data root under ``base`` holding dataset ``sample``: 10 classes x 2 generated images."""
+    from ilsvrc_bench.data import prepare, write_sample
+
+    tar, devkit = write_sample(base / "src", classes=10, per_class=2, seed=0)
+    prepare([tar, devkit], root=base / "root", name="sample")
+    return base / "root"
+
+
 def tiny() -> nn.Module:
     return Tiny()
 
