@@ -21,6 +21,11 @@ def verdict_junit(verdict: Verdict, *, time_s: float = 0.0) -> str:
             "time": f"{time_s:.3f}",
         },
     )
+    props = ET.SubElement(suite, "properties")  # the JUnit schema puts them first
+    for key, value in verdict.as_dict().items():
+        ET.SubElement(
+            props, "property", {"name": key, "value": "" if value is None else str(value)}
+        )
     case = ET.SubElement(
         suite,
         "testcase",
@@ -30,11 +35,6 @@ def verdict_junit(verdict: Verdict, *, time_s: float = 0.0) -> str:
             "time": f"{time_s:.3f}",
         },
     )
-    props = ET.SubElement(suite, "properties")
-    for key, value in verdict.as_dict().items():
-        ET.SubElement(
-            props, "property", {"name": key, "value": "" if value is None else str(value)}
-        )
     if verdict.regression:
         failure = ET.SubElement(case, "failure", {"message": verdict.line(), "type": "regression"})
         failure.text = "\n".join([verdict.line(), *verdict.notes])
