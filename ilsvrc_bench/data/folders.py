@@ -230,13 +230,13 @@ def looks_like(folder: Path) -> str | None:
     """The folder format detected from its layout, or None."""
     if (folder / KAGGLE_VAL).is_dir():
         return "kaggle"
-    if any(folder.rglob("*.parquet")):
-        return "hf"
     subdirs = [p.name for p in folder.iterdir() if p.is_dir()]
     if subdirs and all(WNID_RE.match(n) for n in subdirs):
         return "imagefolder"
     if subdirs and all(n.isdigit() for n in subdirs):
         return "imagenetv2"
+    if any(folder.rglob("*.parquet")):
+        return "hf"
     if any(val_number(p.name) for p in folder.iterdir() if is_image(p)):
         return "flat"
     return None

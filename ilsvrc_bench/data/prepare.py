@@ -56,15 +56,14 @@ def root_lock(root: Path) -> Iterator[None]:
 def _records(scan: Scan) -> tuple[list[ImageRecord], Storage, list[dict[str, str]]]:
     entries = sorted(scan.entries, key=lambda e: e.path)
     seen: set[str] = set()
+    devkit_ids = scan.devkit.devkit_id_of() if scan.devkit is not None else {}
     records: list[ImageRecord] = []
     problems: list[dict[str, str]] = []
     for i, e in enumerate(entries):
         if e.path in seen:
             raise DataError(f"{scan.storage.location}: image {e.path!r} appears twice")
         seen.add(e.path)
-        devkit_id = e.devkit_id
-        if devkit_id is None and scan.devkit is not None:
-            devkit_id = scan.devkit.devkit_id_of().get(e.wnid)
+        devkit_id = e.devkit_id if e.devkit_id is not None else devkit_ids.get(e.wnid)
         class_index = index_of(e.wnid)
         records.append(
             ImageRecord(i, e.path, class_index, e.wnid, devkit_id, e.blacklisted, e.size, e.sha256)

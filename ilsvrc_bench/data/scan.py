@@ -24,7 +24,8 @@ OFFICIAL_MD5 = {
 }
 OFFICIAL_SIZE = {VAL_TAR: 6_744_924_160}
 MD5SUMS = "MD5SUMS"
-VAL_NAME = re.compile(r"ILSVRC2012_val_(\d{8})\.[A-Za-z]+$")
+# Val image names, also as Hugging Face stores them with the wnid appended.
+VAL_NAME = re.compile(r"ILSVRC2012_val_(\d{8})(?:_(n\d{8}))?\.[A-Za-z]+$")
 IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png", ".bmp", ".webp")
 
 
@@ -119,6 +120,12 @@ def image_problem(entry: Entry) -> str | None:
     if entry.head.startswith(b"\x89PNG"):
         return "PNG data, not JPEG"
     return "not a JPEG file"
+
+
+def wnid_in_name(path: str) -> str | None:
+    """The wnid a val image name carries (``ILSVRC2012_val_00000001_n01751748.JPEG``), if any."""
+    match = VAL_NAME.search(path)
+    return match.group(2) if match else None
 
 
 def val_number(path: str) -> int | None:

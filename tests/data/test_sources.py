@@ -175,3 +175,41 @@ def test_unrecognised_source(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(DataError, match="not a recognised"):
         prepare([tmp_path / "empty"], root=tmp_path / "r")
+
+
+def test_hf_name_with_wnid_must_agree_with_label(flat_folder, sample_truth, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    name = sorted(sample_truth)[0]
+    wnid = sample_truth[name]
+    stored = name.replace(".JPEG", f"_{wnid}.JPEG")
+    image = {"bytes": (flat_folder / name).read_bytes(), "path": stored}
+    shard = tmp_path / "validation-00000-of-00001.parquet"
+    wrong = (by_wnid(wnid).class_index + 1) % 1000
+    pq.write_table(pa.table({"image": [image], "label": [wrong]}), shard)
+    with pytest.raises(DataError, match="not in sorted-wnid order"):
+        prepare([shard], root=tmp_path / "r")
+    pq.write_table(pa.table({"image": [image], "label": [by_wnid(wnid).class_index]}), shard)
+    ds = prepare([shard], root=tmp_path / "r")
+    assert ds.records[0].path == stored and ds.records[0].wnid == wnid
+
+
+def test_imagefolder_with_wrong_mapping_is_caught_by_devkit(flat_folder, sample_truth, tmp_path):
+    """A seen devkit's ground truth stops an ImageFolder whose classes were assigned wrongly."""
+    from ilsvrc_bench.data.devkit import Devkit, save_devkit
+    from ilsvrc_bench.data.sample import sample_devkit_ids
+
+    root = tmp_path / "r"
+    ids = sample_devkit_ids()
+    numbers = {int(n[15:23]): w for n, w in sample_truth.items()}
+    truth = tuple(ids[numbers[i]] for i in range(1, len(numbers) + 1))
+    save_devkit(Devkit({v: k for k, v in ids.items()}, {}, {}, truth, frozenset()), root)
+    tree = tmp_path / "val_tree"
+    wnids = sorted(set(sample_truth.values()))
+    for name, wnid in sample_truth.items():
+        wrong = wnids[(wnids.index(wnid) + 1) % len(wnids)]
+        (tree / wrong).mkdir(parents=True, exist_ok=True)
+        shutil.copy(flat_folder / name, tree / wrong / name)
+    with pytest.raises(DataError, match="disagree with the devkit ground truth"):
+        prepare([tree], root=root)
