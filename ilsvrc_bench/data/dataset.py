@@ -16,7 +16,8 @@ import hashlib
 import json
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from pathlib import Path
 from typing import Any
 
@@ -144,9 +145,10 @@ class Dataset:
 
 def manifest_lines(records: Iterable[ImageRecord]) -> bytes:
     """The canonical manifest bytes: one compact JSON object per record."""
-    return b"".join(
-        json.dumps(asdict(r), separators=(",", ":")).encode("utf-8") + b"\n" for r in records
-    )
+    dump = json.JSONEncoder(separators=(",", ":")).encode
+    fields = [f.name for f in dataclass_fields(ImageRecord)]
+    text = "".join(dump({f: getattr(r, f) for f in fields}) + "\n" for r in records)
+    return text.encode("utf-8")
 
 
 def datasets_dir(root: str | os.PathLike[str] | None = None) -> Path:
@@ -218,7 +220,8 @@ def open_dataset(
             "prepare the dataset again"
         )
     try:
-        records = tuple(ImageRecord(**json.loads(line)) for line in body.splitlines())
+        rows = json.loads(b"[" + b",".join(body.splitlines()) + b"]")
+        records = tuple(ImageRecord(**row) for row in rows)
     except (TypeError, ValueError) as exc:
         raise DataError(f"{directory / MANIFEST}: malformed manifest ({exc})") from exc
     storage = Storage.from_json(info["storage"])

@@ -173,22 +173,24 @@ def download(
     progress: Progress | None = None,
 ) -> Dataset:
     """Download the val tar and devkit into ``<root>/downloads`` and prepare them."""
-    from ilsvrc_bench.data.prepare import prepare
+    from ilsvrc_bench.data.prepare import prepare, root_lock
 
     target = paths.data_root(root) / DOWNLOADS_DIR
     expected = {**OFFICIAL_MD5, **(md5 or {})}
     files = []
-    for filename in (DEVKIT_TGZ, VAL_TAR):
-        url = base_url.rstrip("/") + "/" + filename
-        files.append(
-            fetch(
-                url,
-                target / filename,
-                md5=expected[filename] if verify else None,
-                headers=headers,
-                policy=policy,
-                progress=progress,
+    # Two downloads appending to the same .part file would corrupt it: hold the root's lock.
+    with root_lock(paths.data_root(root)):
+        for filename in (DEVKIT_TGZ, VAL_TAR):
+            url = base_url.rstrip("/") + "/" + filename
+            files.append(
+                fetch(
+                    url,
+                    target / filename,
+                    md5=expected[filename] if verify else None,
+                    headers=headers,
+                    policy=policy,
+                    progress=progress,
+                )
             )
-        )
     # prepare's single indexing pass checks the MD5 again at no extra read.
     return prepare(files, root=root, name=name, md5=expected, verify=verify, progress=progress)

@@ -44,8 +44,8 @@ def root_lock(root: Path) -> Iterator[None]:
         lock.acquire(timeout=0)
     except Timeout:
         raise DataError(
-            f"{root / LOCK_NAME}: another `ilsvrc-bench data prepare` is running in this root; "
-            "wait for it to finish"
+            f"{root / LOCK_NAME}: another `ilsvrc-bench data prepare` or `data download` is "
+            "running in this root; wait for it to finish"
         ) from None
     try:
         yield

@@ -199,3 +199,26 @@ def test_download_then_prepare(server, sample_archives, tmp_path: Path) -> None:
     assert ds.n_images == 20
     assert (tmp_path / "r" / "downloads" / val.name).read_bytes() == val.read_bytes()
     assert any(e["range"] == "bytes=10000-" for e in state.log)
+
+
+def test_download_cli_with_mirror_header_and_md5(server, sample_archives, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from ilsvrc_bench.cli import main
+
+    state, base = server
+    val, devkit = sample_archives
+    state.files = {val.name: val.read_bytes(), devkit.name: devkit.read_bytes()}
+    args = ["data", "download", "--mirror", base, "--root", str(tmp_path / "r"),
+            "--header", "Cookie: token=s3cret", "--retries", "1",
+            "--md5", f"{val.name}={md5(val.read_bytes())}",
+            "--md5", f"{devkit.name}={md5(devkit.read_bytes())}"]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    assert "s3cret" not in result.output
+    assert {e["cookie"] for e in state.log} == {"token=s3cret"}
+    state.status = 403
+    (tmp_path / "r" / "downloads" / devkit.name).unlink()
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 3
+    assert "account" in result.output and "s3cret" not in result.output
