@@ -7,7 +7,6 @@ streaming pass computes the archive's MD5 and every member's SHA-256 together.
 from __future__ import annotations
 
 import hashlib
-import os
 import tarfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -187,17 +186,3 @@ def file_sha256(path: Path) -> tuple[int, str, bytes]:
     except OSError as exc:
         raise DataError(f"{path}: cannot read ({exc.strerror})") from exc
     return size, sha.hexdigest(), head
-
-
-def fsync_dir(path: Path) -> None:
-    """Make a rename in ``path`` durable where the platform allows it."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - e.g. Windows
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)

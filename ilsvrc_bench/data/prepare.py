@@ -105,16 +105,7 @@ def prepare(
     ``fmt`` forces the source format (detected otherwise); ``md5`` maps archive file names to
     expected MD5s; ``verify=False`` skips MD5 checks and records that in ``dataset.json``.
     """
-    from ilsvrc_bench.data.sources import read_sources
-
-    paths_in = [Path(s).expanduser() for s in sources]
-    if not paths_in:
-        raise DataError("no source given: name the val tar and devkit, or a folder of images")
-    for p in paths_in:
-        if not p.exists():
-            raise DataError(f"{p}: no such file or folder")
-    if name is not None and not NAME_RE.match(name):
-        raise DataError(f"{name!r}: a dataset name is letters, digits, '.', '_' and '-'")
+    paths_in = _check_inputs(sources, name)
     root_dir = paths.data_root(root)
     base = datasets_dir(root_dir)
     with root_lock(root_dir):
@@ -123,47 +114,68 @@ def prepare(
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir()
         try:
-            ctx = Context(
-                workdir=work,
-                md5=dict(md5 or {}),
-                verify=verify,
-                progress=progress,
-                seen_devkit=seen_devkit(root_dir),
-            )
-            try:
-                scan = read_sources(paths_in, fmt=fmt, ctx=ctx)
-            except OSError as exc:
-                name_ = exc.filename or paths_in[0]
-                raise DataError(f"{name_}: cannot read ({exc.strerror or exc})") from exc
-            if not scan.entries:
-                raise DataError(f"{paths_in[0]}: no images found")
-            records, storage, problems = _records(scan)
-            label_order = check_scan(scan, records)
+            ctx = Context(work, dict(md5 or {}), verify, progress, seen_devkit(root_dir))
+            scan = _read(paths_in, fmt, ctx)
             dataset_name = name or scan.default_name
-            write_dataset(
-                work,
-                name=dataset_name,
-                source=scan.source,
-                split=scan.split,
-                records=records,
-                storage=storage,
-                extra={
-                    "sources": [str(p.resolve()) for p in paths_in],
-                    "md5_checks": scan.checks,
-                    "verify_skipped": not verify,
-                    "problems": problems,
-                    "label_order": label_order,
-                },
-            )
-            if scan.devkit is not None:
-                save_devkit(scan.devkit, work)
-                if len(scan.devkit.ground_truth) == FULL_VAL:  # not a sample's devkit
-                    save_devkit(scan.devkit, root_dir)
-            _install(work, base / dataset_name)
-        except OSError as exc:
-            raise DataError(
-                f"{exc.filename or work}: cannot write the prepared dataset ({exc.strerror})"
-            ) from exc
+            try:
+                _write(work, scan, name=dataset_name, sources=paths_in, verify=verify)
+                if scan.devkit is not None and len(scan.devkit.ground_truth) == FULL_VAL:
+                    save_devkit(scan.devkit, root_dir)  # the real devkit, not a sample's
+                _install(work, base / dataset_name)
+            except OSError as exc:
+                where = exc.filename or work
+                raise DataError(
+                    f"{where}: cannot write the prepared dataset ({exc.strerror})"
+                ) from exc
         finally:
             shutil.rmtree(work, ignore_errors=True)
     return open_dataset(base / dataset_name)
+
+
+def _check_inputs(sources: Sequence[str | os.PathLike[str]], name: str | None) -> list[Path]:
+    paths_in = [Path(s).expanduser() for s in sources]
+    if not paths_in:
+        raise DataError("no source given: name the val tar and devkit, or a folder of images")
+    for p in paths_in:
+        if not p.exists():
+            raise DataError(f"{p}: no such file or folder")
+    if name is not None and not NAME_RE.match(name):
+        raise DataError(f"{name!r}: a dataset name is letters, digits, '.', '_' and '-'")
+    return paths_in
+
+
+def _read(paths_in: list[Path], fmt: str | None, ctx: Context) -> Scan:
+    from ilsvrc_bench.data.sources import read_sources
+
+    try:
+        scan = read_sources(paths_in, fmt=fmt, ctx=ctx)
+    except OSError as exc:
+        raise DataError(
+            f"{exc.filename or paths_in[0]}: cannot read ({exc.strerror or exc})"
+        ) from exc
+    if not scan.entries:
+        raise DataError(f"{paths_in[0]}: no images found")
+    return scan
+
+
+def _write(work: Path, scan: Scan, *, name: str, sources: list[Path], verify: bool) -> None:
+    """Manifest, identity and devkit record of ``scan`` into the work folder."""
+    records, storage, problems = _records(scan)
+    label_order = check_scan(scan, records)
+    write_dataset(
+        work,
+        name=name,
+        source=scan.source,
+        split=scan.split,
+        records=records,
+        storage=storage,
+        extra={
+            "sources": [str(p.resolve()) for p in sources],
+            "md5_checks": scan.checks,
+            "verify_skipped": not verify,
+            "problems": problems,
+            "label_order": label_order,
+        },
+    )
+    if scan.devkit is not None:
+        save_devkit(scan.devkit, work)
