@@ -261,3 +261,16 @@ def test_run_record_is_complete_json(tmp_path: Path) -> None:
     assert 0 <= data["timings"]["data_wait_share"] <= 1
     assert data["device"]["type"] == "cpu"
     assert data["run_key"] and data["finished_at"]
+
+
+def test_bf16_autocast_on_cpu(tmp_path: Path) -> None:
+    seen: list[torch.dtype] = []
+    model = Tiny()
+    model.fc.register_forward_hook(lambda m, i, o: seen.append(o.dtype))
+    (result,) = run(tmp_path, MemoryDataset(n=4), {"tiny": model}, precision="bf16")
+    assert result.record.precision == "bf16" and seen == [torch.bfloat16]
+
+
+def test_fp16_needs_cuda(tmp_path: Path) -> None:
+    with pytest.raises(DeviceError, match="fp16 needs a CUDA device"):
+        run(tmp_path, MemoryDataset(n=4), precision="fp16")
