@@ -119,6 +119,12 @@ def make_loader(
     pin_memory: bool,
 ) -> DataLoader[Any]:
     """Batches over ``records`` in the given order: no shuffling, no padding, last batch kept."""
+    # Import the decoding stack here, once: before workers fork (so each does not import it
+    # again) and before the pass's clock starts (torchvision takes seconds to import).
+    import torchvision.transforms.functional  # noqa: F401
+
+    import ilsvrc_bench.models.preprocess  # noqa: F401
+
     return DataLoader(
         ImageViews(dataset, records, prep, protocol),
         batch_size=batch_size,
