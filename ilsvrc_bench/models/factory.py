@@ -58,7 +58,7 @@ def import_target(ref: str, *, what: str = "model") -> Any:
 
 
 def _apply_weights(spec: ModelSpec, weights: str | None) -> ModelSpec:
-    if weights is None or weights == "DEFAULT":
+    if weights is None or weights in ("DEFAULT", FACTORY_WEIGHTS):
         return spec
     if weights.lower() == "random":
         raise ModelError(

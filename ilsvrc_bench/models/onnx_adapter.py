@@ -92,7 +92,7 @@ def spec_for(
 ) -> ModelSpec:
     """The spec of an ONNX file (opened once with onnxruntime to check its input and output)."""
     path = Path(ref).expanduser().resolve()
-    if weights not in (None, "DEFAULT"):
+    if weights not in (None, "DEFAULT", ONNX_WEIGHTS):
         raise ModelError(f"ONNX model {path} carries its own weights; --weights does not apply")
     if not path.is_file():
         raise ModelError(f"ONNX model file {path} does not exist")

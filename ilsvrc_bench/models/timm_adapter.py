@@ -142,13 +142,14 @@ def build(spec: ModelSpec) -> tuple[torch.nn.Module, str | None]:
     timm = _timm()
     name = spec.target or spec.architecture
     kwargs = {"num_classes": spec.num_outputs}
-    if spec.weights.is_random or spec.weights.path is not None:
+    if spec.weights.is_random:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(RANDOM_SEED)
-            model = timm.create_model(name, pretrained=False, **kwargs)
-        if spec.weights.path is None:
-            return model, None
+            return timm.create_model(name, pretrained=False, **kwargs), None
+    if spec.weights.path is not None:
         state = wts.load_state_dict_file(spec.weights.path)
+        with wts.skip_init():
+            model = timm.create_model(name, pretrained=False, **kwargs)
         wts.load_into(model, state, source=spec.weights.path, architecture=spec.name)
         return model, wts.sha256_file(spec.weights.path)
     cfg = _pretrained_cfg(name)

@@ -183,7 +183,7 @@ def build(spec: ModelSpec) -> tuple[torch.nn.Module, str | None]:
     state = wts.load_state_dict_file(file)
     sha = wts.sha256_file(file)
     try:
-        with _serving(member, state):
+        with _serving(member, state), wts.skip_init():
             model = tvm.get_model(name, weights=member)
     except RuntimeError as exc:
         if "state_dict" not in str(exc):

@@ -13,7 +13,8 @@ import os
 import pickle
 import re
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -125,7 +126,12 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
         except Exception as exc:  # safetensors raises its own, unexported error types
             raise ModelError(f"weights file {file} is truncated or not safetensors: {exc}") from exc
     try:
-        obj = torch.load(file, map_location="cpu", weights_only=True)
+        try:
+            # Memory-mapped: tensors are read when copied into the model, not twice.
+            obj = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
+        except (RuntimeError, ValueError, OSError):
+            # Legacy (non-zip) files cannot be mapped; a damaged file fails again below.
+            obj = torch.load(file, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if "weights only" in str(exc).lower() or "weights_only" in str(exc):
@@ -140,6 +146,30 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"weights file {file} is truncated or not a torch file: {first}") from exc
     return _as_state_dict(obj, file)
+
+
+@contextmanager
+def skip_init() -> Iterator[None]:
+    """Make ``torch.nn.init``'s in-place initialisers no-ops while a model is constructed.
+
+    Only for models whose every parameter is then overwritten by a strict ``load_state_dict``:
+    building VGG16 drops from seconds to milliseconds.
+    """
+    import torch
+
+    names = [n for n in dir(torch.nn.init) if n.endswith("_") and not n.startswith("_")]
+    saved = {n: getattr(torch.nn.init, n) for n in names}
+
+    def keep(tensor: torch.Tensor, *args: object, **kwargs: object) -> torch.Tensor:
+        return tensor
+
+    try:
+        for name in names:
+            setattr(torch.nn.init, name, keep)
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(torch.nn.init, name, fn)
 
 
 def _summarise(label: str, keys: list[str], limit: int = 5) -> str:
