@@ -51,17 +51,21 @@ class _HashingReader:
         self.raw = raw
         self.md5 = hashlib.md5(usedforsecurity=False)
         self.progress = progress
+        self.unreported = 0
 
     def read(self, size: int = -1) -> bytes:
         data = self.raw.read(size)
         self.md5.update(data)
-        if self.progress is not None and data:
-            self.progress(len(data))
+        # tarfile reads 10 KB at a time; report progress per MiB, not per read.
+        self.unreported += len(data)
+        if self.progress is not None and (self.unreported >= CHUNK or not data):
+            self.progress(self.unreported)
+            self.unreported = 0
         return data
 
     def drain(self) -> None:
-        while chunk := self.read(CHUNK):
-            del chunk
+        while self.read(CHUNK):
+            pass
 
 
 @dataclass(frozen=True)

@@ -82,3 +82,16 @@ def test_vanished_tar_names_file(sample_archives, tmp_path: Path) -> None:
     (copy / "ILSVRC2012_img_val.tar").unlink()
     with pytest.raises(DataError, match=r"ILSVRC2012_img_val\.tar"):
         ds.read_bytes(ds.records[0])
+
+
+def test_progress_reports_every_byte_of_the_tar(sample_archives, tmp_path: Path) -> None:
+    seen: dict[str, int] = {}
+    totals: dict[str, int | None] = {}
+
+    def progress(stage: str, advance: int, total: int | None) -> None:
+        seen[stage] = seen.get(stage, 0) + advance
+        totals[stage] = total
+
+    prepare(list(sample_archives), root=tmp_path / "r", progress=progress)
+    stage = "index ILSVRC2012_img_val.tar"
+    assert seen[stage] == totals[stage] == sample_archives[0].stat().st_size
