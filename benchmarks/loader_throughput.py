@@ -93,7 +93,7 @@ class _Loaded:
     weights_sha256: str | None = None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return self.module(x)  # type: ignore[no-any-return]
+        return self.module(x)
 
 
 def main() -> None:

@@ -302,11 +302,12 @@ def _open_run(
     stack: contextlib.ExitStack,
 ) -> _Run:
     notes: list[str] = []
+    weights_sha = loaded.weights_sha256 or _state_sha256(getattr(loaded, "module", None))
     model = _prepare_model(loaded, options, notes)
     prep = spec.preprocessing
     key = runs.compute_run_key(
         model_ref=ref,
-        weights_sha256=loaded.weights_sha256,
+        weights_sha256=weights_sha,
         manifest_sha256=data_info["manifest_sha256"],
         preprocessing=asdict(prep),
         protocol=options.protocol,
@@ -334,7 +335,7 @@ def _open_run(
         weights={
             "name": spec.weights.name,
             "path": spec.weights.path,
-            "sha256": loaded.weights_sha256,
+            "sha256": weights_sha,
             "random": spec.weights.is_random,
         },
         data=dict(data_info),
@@ -356,6 +357,24 @@ def _open_run(
         notes.append(f"resumed {run_dir.name}: reused {store.n_reused} images")
     scorer = core.Scorer(label=ref, model=model, store=store)
     return _Run(ref, spec, loaded, run_dir, record, store, scorer, notes)
+
+
+def _state_sha256(module: torch.nn.Module | None) -> str | None:
+    """sha256 of a module's state (names, dtypes, shapes, bytes), for weights with no file.
+
+    Random weights get a hash of what was actually evaluated, so a resumed run never mixes
+    predictions of two different random initialisations.
+    """
+    import hashlib
+
+    if module is None:
+        return None
+    digest = hashlib.sha256()
+    for name, tensor in module.state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return digest.hexdigest()
 
 
 def _lock(run_dir: Path, stack: contextlib.ExitStack) -> bool:
