@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from dataclasses import fields as dataclass_fields
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -92,7 +93,7 @@ class Dataset:
     def n_images(self) -> int:
         return len(self.records)
 
-    @property
+    @cached_property
     def n_classes(self) -> int:
         return len({r.class_index for r in self.records})
 

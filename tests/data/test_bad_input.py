@@ -194,3 +194,24 @@ def test_second_prepare_is_locked_out(copy, tmp_path):
 def test_missing_source(tmp_path):
     with pytest.raises(DataError, match="no such file"):
         prepare([tmp_path / "nope.tar"], root=tmp_path / "r")
+
+
+def test_disk_full_while_unpacking_parquet(tmp_path, monkeypatch):
+    import errno
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    shard = tmp_path / "validation-00000-of-00001.parquet"
+    image = {"bytes": b"\xff\xd8\xff" + b"0" * 100, "path": "ILSVRC2012_val_00000001.JPEG"}
+    pq.write_table(pa.table({"image": [image], "label": [0]}), shard)
+
+    def full(self: Path, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(DataError) as exc:
+        prepare([shard], root=tmp_path / "r")
+    message = one_line(exc)
+    assert "ILSVRC2012_val_00000001.JPEG" in message and "No space left" in message
+    assert not list((tmp_path / "r" / "datasets").iterdir())  # no half-written dataset
