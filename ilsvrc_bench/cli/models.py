@@ -54,8 +54,16 @@ def weights_option(fn: F) -> F:
 def preprocessing_options(fn: F) -> F:
     """``--resize/--crop/--interpolation/--mean/--std``, for ``preprocessing_overrides``."""
     options = [
-        click.option("--resize", type=click.IntRange(min=1), help="Resize the shorter side to N."),
-        click.option("--crop", type=click.IntRange(min=1), help="Centre crop N x N."),
+        click.option(
+            "--resize",
+            "--resize-size",
+            "resize",
+            type=click.IntRange(min=1),
+            help="Resize the shorter side to N.",
+        ),
+        click.option(
+            "--crop", "--crop-size", "crop", type=click.IntRange(min=1), help="Centre crop N x N."
+        ),
         click.option(
             "--interpolation",
             type=click.Choice(["nearest", "bilinear", "bicubic"], case_sensitive=False),
