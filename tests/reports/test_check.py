@@ -175,3 +175,37 @@ def test_reference_baseline() -> None:
     )
     with pytest.raises(ModelError, match="single centre crop"):
         compare(ref, tencrop)
+
+
+def test_reference_side_from_published_weights_and_refusals() -> None:
+    from ilsvrc_bench.reports.sides import reference_side
+
+    cand = side_from_mapping(
+        {"model": "alexnet", "weights": "IMAGENET1K_V1", "top1_acc": 50.0, "top5_acc": 75.0},
+        label="c",
+        kind="file",
+    )
+    ref = reference_side(cand)
+    assert (ref.top1_acc, ref.top5_acc) == (pytest.approx(56.522), pytest.approx(79.066))
+    assert ref.preprocessing is not None and ref.preprocessing["crop_size"] == 224
+    random = side_from_mapping(
+        {
+            "model": {"name": "alexnet", "ref": "alexnet"},
+            "weights": {"name": "random", "random": True},
+        }
+        | {"metrics": {"top1_acc": 0.1, "top5_acc": 0.5, "n_images": 100}},
+        label="r",
+        kind="run",
+    )
+    with pytest.raises(ModelError, match="random weights"):
+        reference_side(random)
+    nameless = side_from_mapping({"top1_acc": 1.0, "top5_acc": 2.0}, label="n", kind="file")
+    with pytest.raises(ModelError, match="names no model"):
+        reference_side(nameless)
+
+
+def test_incomplete_run_is_refused() -> None:
+    from ilsvrc_bench.errors import RunError
+
+    with pytest.raises(RunError, match="not complete"):
+        side_from_mapping({"status": "running", "metrics": None}, label="x", kind="run")
