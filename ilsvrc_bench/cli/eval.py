@@ -66,6 +66,9 @@ HEADERS = {
 }
 
 
+MAX_LISTED = 20
+
+
 def _default_workers() -> int:
     return max(1, min(8, (os.cpu_count() or 2) - 1))
 
@@ -280,15 +283,21 @@ def eval_command(  # noqa: PLR0917 - one parameter per click option
     for result in results:
         for note in result.notes:
             output.info(f"{result.record.run_id}: {note}")
-        for bad in result.record.unreadable:
+        unreadable = result.record.unreadable
+        for bad in unreadable[:MAX_LISTED]:
             output.warn(f"unreadable image counted as a miss: {bad['path']}: {bad['error']}")
+        if len(unreadable) > MAX_LISTED:
+            output.warn(
+                f"... and {len(unreadable) - MAX_LISTED} more unreadable images, all listed in "
+                f"{result.run_dir / 'run.json'}"
+            )
         rows.append(result.summary())
     fmt = fmt.lower()
     columns = JSON_COLUMNS if fmt in ("json", "csv") else COLUMNS
     caption = None
-    unreadable = sum(r["n_unreadable"] or 0 for r in rows)
-    if unreadable:
-        caption = f"{unreadable} unreadable image(s) counted as misses (listed in run.json)"
+    n_bad = sum(r["n_unreadable"] or 0 for r in rows)
+    if n_bad:
+        caption = f"{n_bad} unreadable image(s) counted as misses (listed in run.json)"
     output.emit(
         rows,
         fmt=fmt,

@@ -46,6 +46,7 @@ class PassConfig:
     strict: bool = False
     save_logits: bool = False
     flush_batches: int = 8
+    flush_seconds: float = 30.0
 
 
 @dataclass
@@ -69,7 +70,7 @@ def run_pass(
 
     Whatever happens (Ctrl-C, an error), rows scored so far are flushed before it propagates.
     """
-    start = time.perf_counter()
+    start = last_flush = time.perf_counter()
     n_batches = 0
     iterator = iter(batches)
     try:
@@ -88,9 +89,11 @@ def run_pass(
             stats.n_images += len(batch)
             advance(len(batch))
             n_batches += 1
-            if n_batches % cfg.flush_batches == 0:
+            now = time.perf_counter()
+            if n_batches % cfg.flush_batches == 0 or now - last_flush >= cfg.flush_seconds:
                 for s in scorers:
                     s.store.flush()
+                last_flush = now
     except BaseException:
         # Keep what was scored; a failing flush must not hide the original error.
         for s in scorers:

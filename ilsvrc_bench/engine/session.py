@@ -147,6 +147,7 @@ def evaluate_specs(
     ensure_writable(runs_dir)
     records = list(dataset.records)
     _check_manifest_count(dataset, records)
+    _check_storage(dataset)
     subset, subset_sha = stratified_subset(records, options.limit)
     groups: dict[tuple[Any, ...], list[tuple[str, ModelSpec]]] = {}
     for ref, spec in specs:
@@ -175,7 +176,27 @@ def evaluate_specs(
             progress=progress,
             device=device,
         )
-    return results
+    # In the order the models were given, whatever the grouping.
+    order = {id(spec): i for i, (_, spec) in enumerate(specs)}
+    by_spec = {id(spec): r for (_, spec), r in zip(_flatten(groups), results, strict=True)}
+    return [by_spec[k] for k in sorted(by_spec, key=order.__getitem__)]
+
+
+def _flatten(
+    groups: Mapping[tuple[Any, ...], Sequence[tuple[str, ModelSpec]]],
+) -> list[tuple[str, ModelSpec]]:
+    return [item for group in groups.values() for item in group]
+
+
+def _check_storage(dataset: DatasetLike) -> None:
+    """A dataset read in place from a tar that is gone fails at once, not image by image."""
+    storage = getattr(dataset, "storage", None)
+    location = getattr(storage, "location", None)
+    if location is not None and not Path(location).exists():
+        raise DataError(
+            f"{location}: the data of dataset {dataset.name} is gone (moved or deleted since it "
+            "was prepared); prepare it again"
+        )
 
 
 def _check_manifest_count(dataset: DatasetLike, records: Sequence[Any]) -> None:
@@ -230,8 +251,9 @@ def _evaluate_group(
     prep = group[0][1].preprocessing
     with contextlib.ExitStack() as stack:
         active: list[_Run] = []
-        for ref, spec in group:
-            loaded = load(spec, device=device)
+        # Load every model of the group before any run directory is made.
+        loaded_models = [load(spec, device=device) for _, spec in group]
+        for (ref, spec), loaded in zip(group, loaded_models, strict=True):
             active.append(
                 _open_run(
                     ref,

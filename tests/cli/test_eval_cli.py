@@ -134,6 +134,17 @@ def test_unreadable_image_is_a_miss_or_with_strict_exit_3(tmp_path: Path) -> Non
     assert "--strict" in strict.stderr and bad in strict.stderr
 
 
+def test_data_gone_since_prepare_exits_3(tmp_path: Path) -> None:
+    from ilsvrc_bench.data import prepare, write_sample
+
+    tar, devkit = write_sample(tmp_path / "src", classes=2, per_class=1)
+    prepare([tar, devkit], root=tmp_path / "root", name="gone")
+    tar.unlink()
+    result = invoke("-m", TINY, "--root", str(tmp_path / "root"), "--data", "gone", *SMALL)
+    assert result.exit_code == 3
+    assert "is gone" in result.stderr
+
+
 def test_ctrl_c_exits_130_and_resumes(sample: list[str]) -> None:
     args = ["-m", "tests.engine.helpers:interrupt_after", *sample, *SMALL]
     args += ["--batch-size", "2", "--flush-batches", "1", "--format", "json"]

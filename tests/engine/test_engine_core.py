@@ -274,3 +274,23 @@ def test_bf16_autocast_on_cpu(tmp_path: Path) -> None:
 def test_fp16_needs_cuda(tmp_path: Path) -> None:
     with pytest.raises(DeviceError, match="fp16 needs a CUDA device"):
         run(tmp_path, MemoryDataset(n=4), precision="fp16")
+
+
+def test_results_keep_the_order_models_were_given(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from ilsvrc_bench.models.spec import Preprocessing
+
+    other = replace(spec(name="b"), preprocessing=Preprocessing(resize_size=36, crop_size=32))
+    specs = [("a", spec(name="a")), ("b", other), ("c", spec(name="c"))]
+    ds = MemoryDataset(n=4)
+    results = evaluate_specs(
+        specs,
+        ds,
+        runs_dir=tmp_path,
+        options=EvalOptions(device="cpu"),
+        load=loader_for({"a": Tiny(seed=1), "b": Tiny(seed=2), "c": Tiny(seed=3)}),
+    )
+    assert [r.record.model["ref"] for r in results] == ["a", "b", "c"]
+    assert ds.reads == 8  # two preprocessings: two decoding passes, a and c share one
+    assert results[1].record.preprocessing["resize_size"] == 36
