@@ -215,3 +215,68 @@ def test_eval_json_with_its_run_dir_uses_the_paired_test(engine_runs: Runs, tmp_
     assert paired.exit_code == 1 and "McNemar" in paired.stdout, paired.output
     aggregate = check(engine_runs, "--baseline", str(gone), "--candidate", str(here))
     assert "95% CI of the difference" in aggregate.stdout, aggregate.output
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_real_model_on_real_photos_catches_the_bgr_bug(
+    tmp_path: Path, real_images: Path, real_onnx: Path
+) -> None:
+    """The pretrained int8 MobileNetV2 on 200 real photos, then fed BGR instead of RGB."""
+    from ilsvrc_bench import history
+    from ilsvrc_bench.data import prepare
+    from ilsvrc_bench.data.sample import pack_official
+    from ilsvrc_bench.engine import EvalOptions, evaluate
+
+    files = sorted(real_images.glob("*.JPEG"))
+    pairs = [(f.read_bytes(), f.name.split("_")[0]) for f in files]
+    tar, devkit = pack_official(tmp_path / "src", pairs, seed=0, blacklist=0)
+    root, runs_dir = tmp_path / "root", tmp_path / "runs"
+    prepare([tar, devkit], root=root, name="real200")
+    options = EvalOptions(device="cpu", batch_size=50, workers=1)
+    (rgb,) = evaluate(
+        [str(real_onnx)], data="real200", root=root, runs_dir=runs_dir, options=options
+    )
+    (bgr,) = evaluate(
+        [str(real_onnx)],
+        data="real200",
+        root=root,
+        runs_dir=runs_dir,
+        preprocessing={"color_order": "BGR"},
+        options=options,
+    )
+    args = ["check", "--runs-dir", str(runs_dir), "--baseline", rgb.run_dir.name]
+    runner = CliRunner(env={"COLUMNS": "220"})
+    refused = runner.invoke(main, [*args, "--candidate", bgr.run_dir.name])
+    assert refused.exit_code == 4, refused.output
+    assert "color_order RGB vs BGR" in refused.output
+    junit = tmp_path / "junit.xml"
+    caught = runner.invoke(
+        main,
+        [
+            *(*args, "--candidate", bgr.run_dir.name, "--allow-preprocessing-change"),
+            *("--max-drop", "2", "--junit", str(junit)),
+        ],
+    )
+    assert caught.exit_code == 1, caught.output
+    labels = pq.read_table(rgb.run_dir / "predictions.parquet").column("label").to_numpy()
+    top1 = {
+        name: pq.read_table(r.run_dir / "predictions.parquet").column("pred").to_pylist()
+        for name, r in (("rgb", rgb), ("bgr", bgr))
+    }
+    ok = {name: np.array([p[0] for p in preds]) == labels for name, preds in top1.items()}
+    lost, gained = int((ok["rgb"] & ~ok["bgr"]).sum()), int((~ok["rgb"] & ok["bgr"]).sum())
+    props = {p.get("name"): p.get("value") for p in ET.parse(junit).getroot().iter("property")}
+    assert (props["lost"], props["gained"]) == (str(lost), str(gained))
+    assert float(props["p_value"]) == pytest.approx(binomtest(gained, lost + gained).pvalue)
+
+    # the report places the real model by its measured top-5 error
+    made = runner.invoke(
+        main, ["report", rgb.run_dir.name, "--runs-dir", str(runs_dir), "--format", "json"]
+    )
+    (row,) = [r for r in json.loads(made.stdout) if r["kind"] == "run"]
+    err = row["top5_err"]
+    assert err == pytest.approx(100 - 100 * rgb.record.metrics["top5_acc"] / 100)
+    won = [y for y in history.YEARS if (history.winner(y).top5_err or 0) > err]
+    if won:
+        assert f"would have won {max(won)}" in row["placement"]
