@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     import torch
 
 RANDOM_SEED = 0
+# Auxiliary classifiers (GoogLeNet, Inception-v3) that torchvision removes after loading weights.
+_AUX = ("aux1.", "aux2.", "AuxLogits.")
 
 
 @cache
@@ -131,8 +133,8 @@ def _serving(member: Any, state: Mapping[str, torch.Tensor]) -> Iterator[None]:
         del enum_cls.get_state_dict
 
 
-def _mismatch_message(exc: RuntimeError, *, source: str, architecture: str) -> str:
-    """Condense torch's load_state_dict error into missing/unexpected/shape lists."""
+def _parse_mismatch(exc: RuntimeError) -> tuple[list[str], list[str], list[str]]:
+    """Missing keys, unexpected keys and shape mismatches from torch's load_state_dict error."""
     import re
 
     missing: list[str] = []
@@ -151,6 +153,12 @@ def _mismatch_message(exc: RuntimeError, *, source: str, architecture: str) -> s
                 line,
             )
             shapes.append(f"{found[1]} {found[2]} vs {found[3]}" if found else line)
+    return missing, unexpected, shapes
+
+
+def _mismatch_message(exc: RuntimeError, *, source: str, architecture: str) -> str:
+    """torch's load_state_dict error condensed to one line of missing/unexpected/shape lists."""
+    missing, unexpected, shapes = _parse_mismatch(exc)
     parts = []
     if missing:
         parts.append(wts._summarise("missing keys", missing))
@@ -162,6 +170,21 @@ def _mismatch_message(exc: RuntimeError, *, source: str, architecture: str) -> s
     return f"weights {source} do not fit architecture {architecture}: {detail}"
 
 
+def _build_serving(name: str, member: Any, state: Mapping[str, torch.Tensor]) -> torch.nn.Module:
+    import torchvision.models as tvm
+
+    with _serving(member, state), wts.skip_init():
+        return tvm.get_model(name, weights=member)
+
+
+def _only_aux_missing(exc: RuntimeError) -> list[str]:
+    """The missing keys when they are all auxiliary-classifier keys and nothing else is wrong."""
+    missing, unexpected, shapes = _parse_mismatch(exc)
+    if missing and not unexpected and not shapes and all(k.startswith(_AUX) for k in missing):
+        return missing
+    return []
+
+
 def build(spec: ModelSpec) -> tuple[torch.nn.Module, str | None]:
     """Build the model of a torchvision spec on the CPU; returns it and its weights' SHA-256."""
     import torch
@@ -171,7 +194,9 @@ def build(spec: ModelSpec) -> tuple[torch.nn.Module, str | None]:
     if spec.weights.is_random:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(RANDOM_SEED)
-            return tvm.get_model(name, weights=None), None
+            # GoogLeNet and Inception-v3 warn unless their initialisation is chosen explicitly.
+            extra = {"init_weights": True} if name in ("googlenet", "inception_v3") else {}
+            return tvm.get_model(name, weights=None, **extra), None
     if spec.weights.path is not None:
         file = Path(spec.weights.path)
         source = str(file)
@@ -183,10 +208,16 @@ def build(spec: ModelSpec) -> tuple[torch.nn.Module, str | None]:
     state = wts.load_state_dict_file(file)
     sha = wts.sha256_file(file)
     try:
-        with _serving(member, state), wts.skip_init():
-            model = tvm.get_model(name, weights=member)
+        return _build_serving(name, member, state), sha
     except RuntimeError as exc:
         if "state_dict" not in str(exc):
             raise
-        raise ModelError(_mismatch_message(exc, source=source, architecture=name)) from exc
-    return model, sha
+        aux = _only_aux_missing(exc)
+        if not aux:
+            raise ModelError(_mismatch_message(exc, source=source, architecture=name)) from exc
+    # Saved from a model built for published weights: torchvision dropped its auxiliary heads
+    # after loading, but loads the heads first. Their values are discarded again, so any will do.
+    with wts.skip_init():
+        scratch = tvm.get_model(name, weights=None, aux_logits=True, init_weights=False)
+    filler = scratch.state_dict()
+    return _build_serving(name, member, {**state, **{k: filler[k] for k in aux}}), sha

@@ -127,3 +127,22 @@ def test_sha256_is_cached_by_path_size_and_mtime(alexnet_weights: Path, tmp_path
     assert cache.is_file() and first in cache.read_text()
     copy.write_bytes(b"changed")  # new size and mtime: recomputed
     assert wts.sha256_file(copy) == hashlib.sha256(b"changed").hexdigest()
+
+
+@pytest.mark.slow
+def test_googlenet_saved_without_auxiliary_heads_loads(tmp_path: Path) -> None:
+    """A GoogLeNet built for published weights drops its aux heads; its state dict still loads."""
+    scratch = load(resolve("googlenet", weights="random"))
+    assert scratch.module is not None
+    full = scratch.module.state_dict()
+    assert any(k.startswith("aux1.") for k in full)
+    path = tmp_path / "googlenet_finetuned.pth"
+    torch.save({k: v for k, v in full.items() if not k.startswith(("aux1.", "aux2."))}, path)
+    model = load(resolve("googlenet", weights=str(path)))
+    assert model.module is not None and model.module.aux1 is None
+    x = torch.randn(1, 3, 224, 224)
+    assert model(x).shape == (1, 1000)
+    del full["aux1.fc2.bias"]  # other aux keys present but one missing is still reported
+    torch.save({k: v for k, v in full.items() if k != "fc.weight"}, path)
+    with pytest.raises(ModelError, match=r"2 missing keys \(.*fc\.weight"):
+        load(resolve("googlenet", weights=str(path)))
