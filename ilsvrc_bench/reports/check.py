@@ -72,7 +72,9 @@ class Verdict:
                 f"McNemar exact p={_p(self.p_value)}, {self.lost} lost / {self.gained} gained"
                 f" of {self.n_images} images"
             )
-        if self.method == "interval" and self.diff_ci is not None:
+        if self.method == "interval":
+            if self.diff_ci is None:
+                return "point estimates only (no image count)"
             lo, hi = self.diff_ci
             return f"95% CI of the difference [{lo:+.2f}, {hi:+.2f}] pts"
         ci = self.candidate.ci(self.metric)
@@ -285,66 +287,62 @@ def compare(
 ) -> Verdict:
     """The verdict on ``candidate`` against ``baseline`` (see the module docstring for the rule)."""
     notes = ensure_comparable(baseline, candidate, allow_preprocessing=allow_preprocessing)
-    common: dict[str, Any] = {"metric": metric, "max_drop": max_drop, "alpha": alpha}
+    fields: dict[str, Any] = {
+        "metric": metric,
+        "max_drop": max_drop,
+        "alpha": alpha,
+        "baseline": baseline,
+        "candidate": candidate,
+    }
     if baseline.predictions is not None and candidate.predictions is not None:
         paired = pair(baseline.predictions, candidate.predictions, metric)
         n = len(paired.baseline_correct)
         acc_b = 100 * float(paired.baseline_correct.mean()) if n else math.nan
         acc_c = 100 * float(paired.candidate_correct.mean()) if n else math.nan
-        p = paired.p_value
-        significant = p < alpha and acc_c < acc_b
-        if acc_b - acc_c > max_drop and not significant:
-            notes.append("the drop exceeds the tolerance but is within noise; not failing")
-        return Verdict(
-            regression=significant and acc_b - acc_c > max_drop,
+        significant = paired.p_value < alpha and acc_c < acc_b
+        fields.update(
             method="mcnemar",
-            baseline=baseline,
-            candidate=candidate,
-            baseline_acc=acc_b,
-            candidate_acc=acc_c,
             n_images=n,
-            significant=significant,
-            p_value=p,
+            p_value=paired.p_value,
             lost=paired.lost,
             gained=paired.gained,
             flips=paired.flips,
-            notes=tuple(notes),
-            **common,
         )
+    else:
+        acc_b, acc_c = baseline.acc(metric), candidate.acc(metric)
+        method, significant, diff_ci = _aggregate_evidence(baseline, candidate, metric, notes)
+        fields.update(method=method, n_images=candidate.n_images, diff_ci=diff_ci)
+    if acc_b - acc_c > max_drop and not significant:
+        notes.append("the drop exceeds the tolerance but is within noise; not failing")
+    return Verdict(
+        regression=significant and acc_b - acc_c > max_drop,
+        baseline_acc=acc_b,
+        candidate_acc=acc_c,
+        significant=significant,
+        notes=tuple(notes),
+        **fields,
+    )
+
+
+def _aggregate_evidence(
+    baseline: Side, candidate: Side, metric: Metric, notes: list[str]
+) -> tuple[str, bool, tuple[float, float] | None]:
+    """Method, whether the candidate is significantly worse, and the difference's interval."""
     acc_b, acc_c = baseline.acc(metric), candidate.acc(metric)
-    ci_c = candidate.ci(metric)
+    ci_b, ci_c = baseline.ci(metric), candidate.ci(metric)
     if baseline.kind == "reference":
-        method, diff_ci = "reference", None
-        significant = ci_c is not None and acc_b > ci_c[1]
         if candidate.n_images and candidate.n_images < 50000:
             notes.append(
                 f"the reference is the full 50,000-image val; the candidate saw "
                 f"{candidate.n_images} images"
             )
-    else:
-        method = "interval"
-        ci_b = baseline.ci(metric)
-        diff_ci = (
-            None if ci_b is None or ci_c is None else newcombe_interval(acc_c, ci_c, acc_b, ci_b)
-        )
-        significant = diff_ci is not None and diff_ci[1] < 0
-        if baseline.predictions is None or candidate.predictions is None:
-            notes.append("no per-image predictions on both sides; used confidence intervals")
-    if ci_c is None:
-        notes.append("no image count on the candidate; judged on the point estimates alone")
-        significant = acc_c < acc_b
-    if acc_b - acc_c > max_drop and not significant:
-        notes.append("the drop exceeds the tolerance but is within noise; not failing")
-    return Verdict(
-        regression=significant and acc_b - acc_c > max_drop,
-        method=method,
-        baseline=baseline,
-        candidate=candidate,
-        baseline_acc=acc_b,
-        candidate_acc=acc_c,
-        n_images=candidate.n_images,
-        significant=significant,
-        diff_ci=diff_ci,
-        notes=tuple(notes),
-        **common,
-    )
+        if ci_c is None:
+            notes.append("no image count on the candidate; judged on the point estimates alone")
+            return "reference", acc_c < acc_b, None
+        return "reference", acc_b > ci_c[1], None
+    notes.append("no per-image predictions on both sides; used confidence intervals")
+    if ci_b is None or ci_c is None:
+        notes.append("an image count is missing; judged on the point estimates alone")
+        return "interval", acc_c < acc_b, None
+    diff_ci = newcombe_interval(acc_c, ci_c, acc_b, ci_b)
+    return "interval", diff_ci[1] < 0, diff_ci

@@ -209,3 +209,12 @@ def test_incomplete_run_is_refused() -> None:
 
     with pytest.raises(RunError, match="not complete"):
         side_from_mapping({"status": "running", "metrics": None}, label="x", kind="run")
+
+
+def test_aggregates_without_counts_use_point_estimates() -> None:
+    base = side_from_mapping({"top1_acc": 70.0, "top5_acc": 90.0}, label="b", kind="file")
+    worse = side_from_mapping({"top1_acc": 60.0, "top5_acc": 85.0}, label="c", kind="file")
+    v = compare(base, worse, max_drop=1)
+    assert v.regression and v.diff_ci is None
+    assert "point estimates only" in v.line()
+    assert not compare(base, worse, max_drop=20).regression
