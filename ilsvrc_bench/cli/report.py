@@ -150,9 +150,12 @@ def report(  # noqa: PLR0917 (one parameter per click option)
     )
     png = None
     if plot_path is not None:
-        from ilsvrc_bench.reports.plot import write_plot
+        from ilsvrc_bench.reports.plot import MAX_MODELS, write_plot
 
-        png = write_plot(plot_path, built.plot_models())
+        drawn = built.plot_models()
+        if len(drawn) > MAX_MODELS:
+            output.warn(f"--plot draws the first {MAX_MODELS} of {len(drawn)} models; filter runs")
+        png = write_plot(plot_path, drawn)
     _emit(built, fmt=fmt, output_path=output_path, png=png, per_class=per_class, wordnet=wordnet)
 
 

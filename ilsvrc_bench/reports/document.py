@@ -122,9 +122,10 @@ class RunsReport:
 
     def plot_models(self) -> list[PlotModel]:
         """Reference models (dashed) and measured runs (with intervals) for ``--plot``."""
-        models = [
+        references = [
             PlotModel(label=m.entry, top5_err=m.top5_err, kind="reference") for m in self.model_rows
         ]
+        models: list[PlotModel] = []  # runs first: when there are too many, references go
         for r in self.placed:
             lo, hi = r.get("top5_err_lo"), r.get("top5_err_hi")
             models.append(
@@ -135,7 +136,7 @@ class RunsReport:
                     ci=None if lo is None or hi is None else (float(lo), float(hi)),
                 )
             )
-        return models
+        return models + references
 
 
 def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
