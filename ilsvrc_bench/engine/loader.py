@@ -8,7 +8,7 @@ An image that cannot be read or decoded yields a zero tensor and its error, neve
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -108,6 +108,24 @@ def _worker_init(_: int) -> None:
     torch.set_num_threads(1)
 
 
+def grid_batches(
+    n: int, batch_size: int, keep: Callable[[int], bool] | None = None
+) -> list[list[int]]:
+    """Positions ``0..n-1`` cut into consecutive batches of ``batch_size``, keeping only the
+    positions ``keep`` accepts and dropping batches left empty.
+
+    A resumed run batches its remaining images on the same grid as an uninterrupted run (chunks
+    are flushed at batch boundaries), so each batch holds the same images and the model sees
+    exactly the same inputs; halving the batch size refines the grid.
+    """
+    batches = []
+    for start in range(0, n, batch_size):
+        batch = [i for i in range(start, min(start + batch_size, n)) if keep is None or keep(i)]
+        if batch:
+            batches.append(batch)
+    return batches
+
+
 def make_loader(
     dataset: DatasetLike,
     records: Sequence[Any],
@@ -117,8 +135,12 @@ def make_loader(
     batch_size: int,
     workers: int,
     pin_memory: bool,
+    keep: Callable[[int], bool] | None = None,
 ) -> DataLoader[Any]:
-    """Batches over ``records`` in the given order: no shuffling, no padding, last batch kept."""
+    """Batches over ``records`` in the given order: no shuffling, no padding, last batch kept.
+
+    ``keep(position)`` leaves out records (already scored), on the grid of ``grid_batches``.
+    """
     # Import the decoding stack here, once: before workers fork (so each does not import it
     # again) and before the pass's clock starts (torchvision takes seconds to import).
     import torchvision.transforms.functional  # noqa: F401
@@ -127,9 +149,7 @@ def make_loader(
 
     return DataLoader(
         ImageViews(dataset, records, prep, protocol),
-        batch_size=batch_size,
-        shuffle=False,
-        drop_last=False,
+        batch_sampler=grid_batches(len(records), batch_size, keep),
         num_workers=workers,
         collate_fn=collate,
         pin_memory=pin_memory,

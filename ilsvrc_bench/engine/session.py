@@ -284,14 +284,15 @@ def _evaluate_group(
             progress.note(message)
 
         def one_pass(batch_size: int) -> None:
-            pending = [r for r in subset if any(r.index not in a.store.done for a in active)]
+            pending = [any(r.index not in a.store.done for a in active) for r in subset]
             progress.start(
-                ", ".join(a.spec.name for a in active), len(subset), len(subset) - len(pending)
+                ", ".join(a.spec.name for a in active), len(subset), len(subset) - sum(pending)
             )
             try:
                 loader = make_loader(
                     dataset,
-                    pending,
+                    subset,
+                    keep=pending.__getitem__,
                     prep=prep,
                     protocol=options.protocol,
                     batch_size=batch_size,

@@ -294,3 +294,31 @@ def test_results_keep_the_order_models_were_given(tmp_path: Path) -> None:
     assert [r.record.model["ref"] for r in results] == ["a", "b", "c"]
     assert ds.reads == 8  # two preprocessings: two decoding passes, a and c share one
     assert results[1].record.preprocessing["resize_size"] == 36
+
+
+def test_resume_batches_on_the_same_grid(tmp_path: Path) -> None:
+    from ilsvrc_bench.engine.loader import grid_batches
+
+    assert grid_batches(7, 3) == [[0, 1, 2], [3, 4, 5], [6]]
+    assert grid_batches(7, 3, keep=lambda i: i not in (0, 1, 2, 4)) == [[3, 5], [6]]
+
+    seen: dict[str, list[bytes]] = {"full": [], "resumed": []}
+    model = Tiny()
+    mode = {"name": "full", "stop_at": 0}
+
+    def recording(x: torch.Tensor) -> torch.Tensor:
+        if len(seen[mode["name"]]) + 1 == mode["stop_at"]:
+            raise KeyboardInterrupt
+        seen[mode["name"]].append(x.numpy().tobytes())
+        return model(x)
+
+    ds = MemoryDataset(n=10)
+    run(tmp_path / "a", ds, {"tiny": recording}, batch_size=3, flush_batches=1)
+    mode.update(name="resumed", stop_at=3)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path / "b", ds, {"tiny": recording}, batch_size=3, flush_batches=1)
+    mode["stop_at"] = 0
+    (result,) = run(tmp_path / "b", ds, {"tiny": recording}, batch_size=3, flush_batches=1)
+    assert result.reused_images == 6
+    # The same four batches, bit for bit, whether or not the run was interrupted.
+    assert seen["resumed"] == seen["full"]
