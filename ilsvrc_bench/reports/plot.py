@@ -83,7 +83,7 @@ def challenge_plot_png(
     ax.set_ylabel("top-5 error %")
     ax.set_title("ILSVRC classification: top-5 error by year (challenge: test; models: val)")
     ax.grid(True, alpha=0.3)
-    ax.legend(loc="upper right", fontsize=7)
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=7, frameon=False)
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=DPI)
