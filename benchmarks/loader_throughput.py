@@ -6,6 +6,10 @@ cropping, batching and the host->device copy, not a network. Not a test; prints 
 
     .venv/bin/python benchmarks/loader_throughput.py --images 256 --workers 0,1,2
     .venv/bin/python benchmarks/loader_throughput.py --device cuda --workers 4,8,15
+    .venv/bin/python benchmarks/loader_throughput.py --device cuda --arch resnet50 --precision bf16
+
+``--arch`` replaces the near-free model with a randomly initialised torchvision architecture, to
+see whether a real model on the device is compute- or data-bound.
 """
 
 from __future__ import annotations
@@ -96,6 +100,14 @@ class _Loaded:
         return self.module(x)
 
 
+def _model(arch: str | None) -> torch.nn.Module:
+    if arch is None:
+        return _Cheap()
+    import torchvision
+
+    return getattr(torchvision.models, arch)()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--images", type=int, default=256)
@@ -104,6 +116,9 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--protocol", default="center", choices=["center", "10crop", "full"])
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--arch", default=None, help="a torchvision architecture (random weights)")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16", "fp16"])
+    parser.add_argument("--channels-last", action="store_true")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
     print(f"generating {args.images} JPEGs of {width}x{height} ...", flush=True)
@@ -113,6 +128,8 @@ def main() -> None:
         name="cheap", source="factory", architecture="cheap", weights=WeightsSpec("random")
     )
     spec = ModelSpec(**{**spec.__dict__, "preprocessing": prep})
+    what = f"{args.arch or 'near-free model'}, {args.precision}, batch {args.batch_size}"
+    print(f"model: {what}{', channels_last' if args.channels_last else ''}")
     print(f"{'workers':>7} {'images/s':>9} {'data wait':>9} {'compute':>8}  device")
     for workers in (int(w) for w in args.workers.split(",")):
         with tempfile.TemporaryDirectory() as runs_dir:
@@ -125,9 +142,11 @@ def main() -> None:
                     batch_size=args.batch_size,
                     workers=workers,
                     protocol=args.protocol,
+                    precision=args.precision,
+                    channels_last=args.channels_last,
                     resume=False,
                 ),
-                load=lambda s, device: _Loaded(s, _Cheap().to(device).eval(), device),
+                load=lambda s, device: _Loaded(s, _model(args.arch).to(device).eval(), device),
             )
         t = result.record.timings or {}
         print(
