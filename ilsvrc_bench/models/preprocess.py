@@ -85,6 +85,8 @@ def resize_center_crop(img: Image.Image, prep: Preprocessing) -> torch.Tensor:
 def normalize(batch: torch.Tensor, prep: Preprocessing) -> torch.Tensor:
     """uint8 NCHW RGB (any device) -> float32 normalised, bit-identical to ``weights.transforms()``.
 
+    The same on the CPU and on CUDA (all three steps are correctly rounded IEEE operations).
+
     For a model with ``color_order == "BGR"`` the channels are flipped first; ``mean`` and ``std``
     are given in the model's channel order.
     """
@@ -94,7 +96,10 @@ def normalize(batch: torch.Tensor, prep: Preprocessing) -> torch.Tensor:
         raise ValueError(f"expected a uint8 batch of shape [N, 3, H, W], got {tuple(batch.shape)}")
     if prep.color_order == "BGR":
         batch = batch.flip(1)
-    x = batch.to(torch.float32) / 255.0
+    # Divide by a tensor on the batch's device, not a Python number: CUDA turns division by a
+    # CPU scalar into multiplication by its reciprocal, which rounds differently from the CPU.
+    scale = torch.full((), 255.0, dtype=torch.float32, device=batch.device)
+    x = batch.to(torch.float32).div_(scale)
     mean = torch.as_tensor(prep.mean, dtype=torch.float32, device=x.device).view(-1, 1, 1)
     std = torch.as_tensor(prep.std, dtype=torch.float32, device=x.device).view(-1, 1, 1)
     return x.sub_(mean).div_(std)

@@ -142,7 +142,8 @@ def test_plugin_is_listed_and_shown(plugin_site: Path) -> None:
 
 
 def test_plugin_installed_in_a_fresh_process(plugin_site: Path) -> None:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(plugin_site), str(PLUGIN_SRC)])}
+    paths = [str(plugin_site), str(PLUGIN_SRC), os.environ.get("PYTHONPATH", "")]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}
     done = subprocess.run(
         [sys.executable, "-m", "ilsvrc_bench", "models", "show", "tinyplug", "--format", "json"],
         env=env, capture_output=True, text=True, check=False,
