@@ -76,7 +76,7 @@ def spec_for(
 ) -> ModelSpec:
     """The spec of timm model ``name`` (``arch`` or ``arch.tag``) with the chosen weights."""
     arch = name.partition(".")[0]
-    choice = weights or "DEFAULT"
+    choice = "DEFAULT" if weights is None or weights.upper() == "DEFAULT" else weights
     if choice.lower() == "random":
         weights_spec = WeightsSpec(name="random")
     elif wts.looks_like_path(choice):

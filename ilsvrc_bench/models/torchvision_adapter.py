@@ -46,7 +46,7 @@ def weights_enum(name: str) -> Any:
 def pick_weights(name: str, choice: str) -> Any:
     """The weights enum member for ``choice`` (``DEFAULT``, ``IMAGENET1K_V1``, ``X_Weights.Y``)."""
     enum = weights_enum(name)
-    member_name = choice.rsplit(".", maxsplit=1)[-1]
+    member_name = choice.rsplit(".", maxsplit=1)[-1].upper()  # enum names are upper case
     try:
         return enum[member_name] if member_name != "DEFAULT" else enum.DEFAULT
     except KeyError:

@@ -38,6 +38,7 @@ def test_resolve_alexnet_default_weights_carry_torchvision_metadata() -> None:
     assert (spec.preprocessing.resize_size, spec.preprocessing.crop_size) == (256, 224)
     assert resolve("torchvision:alexnet", weights="IMAGENET1K_V1") == spec
     assert resolve("alexnet", weights="AlexNet_Weights.IMAGENET1K_V1") == spec
+    assert resolve("alexnet", weights="imagenet1k_v1") == resolve("alexnet", weights="default")
 
 
 def test_weights_enum_changes_preprocessing_and_reference() -> None:
