@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ilsvrc_bench import metrics
 from ilsvrc_bench.engine import device as devices
 from ilsvrc_bench.engine.loader import Batch
 from ilsvrc_bench.engine.store import TOPK, PredictionStore, Rows
@@ -72,8 +71,10 @@ def run_pass(
     """
     start = last_flush = time.perf_counter()
     n_batches = 0
-    iterator = iter(batches)
     try:
+        # Starting the loader (forking its workers) is waiting for data too.
+        iterator = iter(batches)
+        stats.data_wait_s += time.perf_counter() - start
         while True:
             t0 = time.perf_counter()
             batch = next(iterator, None)
@@ -162,17 +163,26 @@ def _predict(
         else:
             probs = torch.softmax(out, dim=1)
             scores = kept = out
-        scores_np = scores.cpu().numpy()
-        probs_np = probs.cpu().numpy()
+        top = topk(scores, TOPK)
+        pred = top.cpu().numpy().astype(np.int64)
+        prob = probs.gather(1, top).cpu().numpy().astype(np.float32)
         logits = kept.cpu().numpy().astype(np.float16) if cfg.save_logits else None
-    pred = metrics.topk(scores_np, TOPK).astype(np.int64)
-    prob = np.take_along_axis(probs_np, pred, axis=1).astype(np.float32)
     bad = ~readable
     pred[bad] = -1
     prob[bad] = 0.0
     if logits is not None:
         logits[bad] = np.nan
     return Rows(index.copy(), readable.copy(), pred, prob, list(errors), logits)
+
+
+def topk(scores: torch.Tensor, k: int) -> torch.Tensor:
+    """``metrics.topk`` on the scores' own device: higher first, ties to the lower class index.
+
+    A stable descending sort keeps equal scores in index order, as ``metrics.topk``'s stable
+    argsort of the negated scores does; NaN ranks last there, so it is made -inf here.
+    """
+    clean = torch.nan_to_num(scores, nan=float("-inf"))
+    return torch.sort(clean, dim=1, descending=True, stable=True).indices[:, :k]
 
 
 def _take(rows: Rows, which: np.ndarray) -> Rows:

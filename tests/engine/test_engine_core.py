@@ -322,3 +322,15 @@ def test_resume_batches_on_the_same_grid(tmp_path: Path) -> None:
     assert result.reused_images == 6
     # The same four batches, bit for bit, whether or not the run was interrupted.
     assert seen["resumed"] == seen["full"]
+
+
+def test_device_topk_follows_the_documented_tie_rule() -> None:
+    from ilsvrc_bench.engine.core import topk
+
+    rng = np.random.default_rng(0)
+    for trial in range(50):
+        scores = rng.integers(0, 4, size=(16, 1000)).astype(np.float32)  # ties everywhere
+        if trial % 2:
+            scores[rng.random(scores.shape) < 0.02] = np.nan
+        expected = metrics.topk(scores, 5)
+        assert np.array_equal(topk(torch.from_numpy(scores), 5).numpy(), expected)
