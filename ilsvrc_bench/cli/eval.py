@@ -34,6 +34,7 @@ COLUMNS = (
 )
 JSON_COLUMNS = (
     "model",
+    "model_ref",
     "weights",
     "data",
     "protocol",

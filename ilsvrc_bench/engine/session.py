@@ -65,7 +65,8 @@ class EvalResult:
         """The flat row the CLI prints (``--format json`` gives a list of these)."""
         rec, m = self.record, self.record.metrics or {}
         return {
-            "model": rec.model.get("ref") or rec.model.get("name"),
+            "model": rec.model.get("name"),
+            "model_ref": rec.model.get("ref"),
             "weights": rec.weights.get("name"),
             "data": rec.data.get("name"),
             "protocol": rec.protocol,

@@ -74,7 +74,7 @@ def test_table_csv_and_output_file(sample: list[str], tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
     header = out.read_text().splitlines()[0]
-    assert header.startswith("model,weights,data,protocol")
+    assert header.startswith("model,model_ref,weights,data,protocol")
 
 
 def test_cuda_without_cuda_exits_5(sample: list[str]) -> None:
