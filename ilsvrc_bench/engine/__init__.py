@@ -7,12 +7,7 @@ model; it never prints. Progress goes through a :class:`Progress` the caller pro
 from __future__ import annotations
 
 from ilsvrc_bench.engine.options import EvalOptions
-from ilsvrc_bench.engine.session import (
-    EvalResult,
-    NullProgress,
-    Progress,
-    evaluate,
-    evaluate_specs,
-)
+from ilsvrc_bench.engine.result import EvalResult, NullProgress, Progress
+from ilsvrc_bench.engine.session import evaluate, evaluate_specs
 
 __all__ = ["EvalOptions", "EvalResult", "NullProgress", "Progress", "evaluate", "evaluate_specs"]

@@ -5,89 +5,23 @@ from __future__ import annotations
 
 import contextlib
 import os
-import platform
-import tempfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
-from importlib import metadata
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import torch
 
-from ilsvrc_bench import __version__, runs
-from ilsvrc_bench.engine import accounting, core, protocols, retry
+from ilsvrc_bench import runs
+from ilsvrc_bench.engine import accounting, core, protocols, retry, rundir
 from ilsvrc_bench.engine import device as devices
 from ilsvrc_bench.engine.loader import DatasetLike, make_loader
 from ilsvrc_bench.engine.options import EvalOptions
+from ilsvrc_bench.engine.result import EvalResult, NullProgress, Progress
 from ilsvrc_bench.engine.store import PredictionStore
 from ilsvrc_bench.engine.subset import stratified_subset
 from ilsvrc_bench.errors import DataError, RunError, UsageError
 from ilsvrc_bench.models.spec import ModelSpec
-
-
-class Progress(Protocol):
-    """What the engine tells the caller while it runs (the CLI draws a progress bar)."""
-
-    def start(self, description: str, total: int, completed: int) -> None: ...
-    def advance(self, n: int) -> None: ...
-    def note(self, message: str) -> None: ...
-    def stop(self) -> None: ...
-
-
-class NullProgress:
-    def start(self, description: str, total: int, completed: int) -> None:
-        pass
-
-    def advance(self, n: int) -> None:
-        pass
-
-    def note(self, message: str) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
-
-
-@dataclass(frozen=True)
-class EvalResult:
-    """One model's finished run: its record (metrics included) and where it lives."""
-
-    record: runs.RunRecord
-    run_dir: Path
-    notes: tuple[str, ...] = ()
-
-    @property
-    def reused_images(self) -> int:
-        return self.record.reused_images
-
-    def summary(self) -> dict[str, Any]:
-        """The flat row the CLI prints (``--format json`` gives a list of these)."""
-        rec, m = self.record, self.record.metrics or {}
-        return {
-            "model": rec.model.get("name"),
-            "model_ref": rec.model.get("ref"),
-            "weights": rec.weights.get("name"),
-            "data": rec.data.get("name"),
-            "protocol": rec.protocol,
-            "precision": rec.precision,
-            "device": rec.device.get("name"),
-            "n_images": m.get("n_images"),
-            "top1_acc": m.get("top1_acc"),
-            "top5_acc": m.get("top5_acc"),
-            "top1_err": m.get("top1_err"),
-            "top5_err": m.get("top5_err"),
-            "top1_ci": m.get("top1_ci"),
-            "top5_ci": m.get("top5_ci"),
-            "mean_per_class_acc": m.get("mean_per_class_acc"),
-            "n_unreadable": m.get("n_unreadable"),
-            "unreadable": [u["path"] for u in rec.unreadable],
-            "images_per_second": (rec.timings or {}).get("images_per_second"),
-            "reused_images": rec.reused_images,
-            "run_id": rec.run_id,
-            "run_dir": str(self.run_dir),
-        }
-
 
 LoadFn = Callable[..., Any]
 
@@ -112,7 +46,7 @@ def evaluate(
         raise UsageError("no model given; use -m MODEL")
     options = options or EvalOptions()
     out_dir = paths.runs_dir(runs_dir, root=root)
-    ensure_writable(out_dir)
+    rundir.ensure_writable(out_dir)
     device = devices.select_device(options.device)
     devices.check_precision(options.precision, device)
     dataset = open_dataset(data, root=root)
@@ -145,7 +79,7 @@ def evaluate_specs(
     progress = progress or NullProgress()
     device = device or devices.select_device(options.device)
     devices.check_precision(options.precision, device)
-    ensure_writable(runs_dir)
+    rundir.ensure_writable(runs_dir)
     records = list(dataset.records)
     _check_manifest_count(dataset, records)
     _check_storage(dataset)
@@ -210,19 +144,6 @@ def _check_manifest_count(dataset: DatasetLike, records: Sequence[Any]) -> None:
         )
     if len({r.index for r in records}) != len(records):
         raise DataError(f"{dataset.path}: the manifest repeats image indices")
-
-
-def ensure_writable(runs_dir: Path) -> None:
-    """Create the runs directory and prove a file can be written there; RunError otherwise."""
-    try:
-        Path(runs_dir).mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=runs_dir):
-            pass
-    except OSError as exc:
-        raise RunError(
-            f"runs directory {runs_dir} is not writable ({exc.strerror or exc}); "
-            "use --runs-dir or $ILSVRC_BENCH_RUNS"
-        ) from exc
 
 
 @dataclass
@@ -326,7 +247,7 @@ def _open_run(
     stack: contextlib.ExitStack,
 ) -> _Run:
     notes: list[str] = []
-    weights_sha = loaded.weights_sha256 or _state_sha256(getattr(loaded, "module", None))
+    weights_sha = loaded.weights_sha256 or rundir.state_sha256(getattr(loaded, "module", None))
     model = _prepare_model(loaded, options, notes)
     prep = spec.preprocessing
     key = runs.compute_run_key(
@@ -338,7 +259,7 @@ def _open_run(
         precision=options.precision,
         limit=options.limit,
     )
-    run_dir = _claim_resumable(runs_dir, key, stack) if options.resume else None
+    run_dir = rundir.claim_resumable(runs_dir, key, stack) if options.resume else None
     created = None
     if run_dir is None:
         run_dir = runs_dir / runs.new_run_id(spec.name)
@@ -346,7 +267,7 @@ def _open_run(
             run_dir.mkdir(parents=True)
         except OSError as exc:
             raise RunError(f"cannot create run directory {run_dir}: {exc.strerror}") from exc
-        _lock(run_dir, stack)
+        rundir.lock(run_dir, stack)
     else:
         created = runs.read_record(run_dir).created_at
     record = runs.RunRecord(
@@ -371,7 +292,7 @@ def _open_run(
         workers=options.workers,
         channels_last=options.channels_last,
         compile=options.compile,
-        versions=library_versions(),
+        versions=rundir.library_versions(),
         run_key=key,
     )
     runs.write_record(run_dir, record)
@@ -381,48 +302,6 @@ def _open_run(
         notes.append(f"resumed {run_dir.name}: reused {store.n_reused} images")
     scorer = core.Scorer(label=ref, model=model, store=store)
     return _Run(ref, spec, loaded, run_dir, record, store, scorer, notes)
-
-
-def _state_sha256(module: torch.nn.Module | None) -> str | None:
-    """sha256 of a module's state (names, dtypes, shapes, bytes), for weights with no file.
-
-    Random weights get a hash of what was actually evaluated, so a resumed run never mixes
-    predictions of two different random initialisations.
-    """
-    import hashlib
-
-    if module is None:
-        return None
-    digest = hashlib.sha256()
-    for name, tensor in module.state_dict().items():
-        t = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return digest.hexdigest()
-
-
-def _lock(run_dir: Path, stack: contextlib.ExitStack) -> bool:
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(run_dir / ".lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        return False
-    stack.callback(lock.release)
-    return True
-
-
-def _claim_resumable(runs_dir: Path, key: str, stack: contextlib.ExitStack) -> Path | None:
-    """The newest incomplete run with this run key that no other process holds."""
-    for run_dir in reversed(runs.iter_run_dirs(runs_dir)):
-        try:
-            rec = runs.read_record(run_dir)
-        except RunError:
-            continue
-        if rec.status == runs.STATUS_RUNNING and rec.run_key == key and _lock(run_dir, stack):
-            return run_dir
-    return None
 
 
 def _prepare_model(loaded: Any, options: EvalOptions, notes: list[str]) -> Any:
@@ -476,26 +355,3 @@ def _finish(
     )
     runs.write_record(run.run_dir, record)
     return EvalResult(record=record, run_dir=run.run_dir, notes=tuple(record.notes))
-
-
-def library_versions() -> dict[str, Any]:
-    """Versions of what a number depends on; None where absent."""
-
-    def dist(name: str) -> str | None:
-        try:
-            return metadata.version(name)
-        except metadata.PackageNotFoundError:
-            return None
-
-    cudnn = torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None
-    return {
-        "ilsvrc_bench": __version__,
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torchvision": dist("torchvision"),
-        "pillow": dist("pillow"),
-        "numpy": dist("numpy"),
-        "cuda": torch.version.cuda,
-        "cudnn": str(cudnn) if cudnn is not None else None,
-        "onnxruntime": dist("onnxruntime"),
-    }
