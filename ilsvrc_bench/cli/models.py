@@ -23,6 +23,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 LIST_COLUMNS = (
     "name",
     "source",
+    "architecture",
     "weights",
     "params_m",
     "gflops",
