@@ -11,7 +11,6 @@ Reference syntax (``-m/--model``):
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -21,21 +20,12 @@ from ilsvrc_bench.models import factory, onnx_adapter, timm_adapter
 from ilsvrc_bench.models import torchvision_adapter as tv
 from ilsvrc_bench.models.loaded import LoadedModel
 from ilsvrc_bench.models.spec import ModelSpec
+from ilsvrc_bench.models.suggest import did_you_mean
 
 if TYPE_CHECKING:
     import torch
 
 SCHEMES = ("torchvision", "timm", "onnx", "plugin")
-
-
-def did_you_mean(name: str, candidates: Sequence[str]) -> str:
-    """`` did you mean 'x'?`` (or nothing) for an unknown ``name``."""
-    close = difflib.get_close_matches(name.lower(), list(candidates), n=3, cutoff=0.6)
-    if not close:
-        return ""
-    quoted = [f"'{c}'" for c in close]
-    options = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " or " + quoted[-1]
-    return f"; did you mean {options}?"
 
 
 def _torchvision(

@@ -15,6 +15,7 @@ from ilsvrc_bench.errors import ModelError
 from ilsvrc_bench.models import weights as wts
 from ilsvrc_bench.models.preprocess import INTERPOLATIONS, with_overrides
 from ilsvrc_bench.models.spec import Interpolation, ModelSpec, Preprocessing, WeightsSpec
+from ilsvrc_bench.models.suggest import did_you_mean
 
 if TYPE_CHECKING:
     import torch
@@ -37,8 +38,6 @@ def _pretrained_cfg(name: str) -> Any:
     timm = _timm()
     arch, _, tag = name.partition(".")
     if not timm.is_model(arch):
-        from ilsvrc_bench.models.registry import did_you_mean
-
         raise ModelError(f"unknown timm model '{arch}'" + did_you_mean(arch, timm.list_models()))
     try:
         cfg = timm.models.get_pretrained_cfg(name)

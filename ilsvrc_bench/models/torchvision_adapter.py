@@ -161,11 +161,11 @@ def _mismatch_message(exc: RuntimeError, *, source: str, architecture: str) -> s
     missing, unexpected, shapes = _parse_mismatch(exc)
     parts = []
     if missing:
-        parts.append(wts._summarise("missing keys", missing))
+        parts.append(wts.summarise("missing keys", missing))
     if unexpected:
-        parts.append(wts._summarise("unexpected keys", unexpected))
+        parts.append(wts.summarise("unexpected keys", unexpected))
     if shapes:
-        parts.append(wts._summarise("shape mismatches (file vs model)", shapes, limit=3))
+        parts.append(wts.summarise("shape mismatches (file vs model)", shapes, limit=3))
     detail = "; ".join(parts) or wts.describe_exception(exc)
     return f"weights {source} do not fit architecture {architecture}: {detail}"
 

@@ -172,7 +172,8 @@ def skip_init() -> Iterator[None]:
             setattr(torch.nn.init, name, fn)
 
 
-def _summarise(label: str, keys: list[str], limit: int = 5) -> str:
+def summarise(label: str, keys: list[str], limit: int = 5) -> str:
+    """``"12 missing keys (a, b, c, d, e and 7 more)"``."""
     shown = ", ".join(keys[:limit])
     more = f" and {len(keys) - limit} more" if len(keys) > limit else ""
     return f"{len(keys)} {label} ({shown}{more})"
@@ -194,11 +195,11 @@ def check_state_dict(
         return
     parts = []
     if missing:
-        parts.append(_summarise("missing keys", missing))
+        parts.append(summarise("missing keys", missing))
     if unexpected:
-        parts.append(_summarise("unexpected keys", unexpected))
+        parts.append(summarise("unexpected keys", unexpected))
     if shapes:
-        parts.append(_summarise("shape mismatches (file vs model)", shapes, limit=3))
+        parts.append(summarise("shape mismatches (file vs model)", shapes, limit=3))
     raise ModelError(
         f"weights {source} do not fit architecture {architecture}: " + "; ".join(parts)
     )
