@@ -334,3 +334,31 @@ def test_device_topk_follows_the_documented_tie_rule() -> None:
             scores[rng.random(scores.shape) < 0.02] = np.nan
         expected = metrics.topk(scores, 5)
         assert np.array_equal(topk(torch.from_numpy(scores), 5).numpy(), expected)
+
+
+@pytest.mark.parametrize("protocol", ["10crop", "full"])
+def test_protocols_match_an_independent_loop(tmp_path: Path, protocol: str) -> None:
+    import io
+
+    from PIL import Image
+    from torchvision import transforms as T
+
+    ds = MemoryDataset(n=6)
+    model = Tiny()
+    (result,) = run(tmp_path, ds, {"tiny": model}, protocol=protocol, batch_size=4)
+    norm = T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))
+    expected = []
+    for rec in ds.records:
+        img = Image.open(io.BytesIO(ds.read_bytes(rec))).convert("RGB")
+        if protocol == "full":
+            views = [T.ToTensor()(T.Resize((32, 32))(img))]
+        else:
+            five = T.FiveCrop(32)(T.Resize(40)(img))
+            views = [T.ToTensor()(v) for v in five]
+            views += [v.flip(-1) for v in views]
+        with torch.no_grad():
+            scores = torch.softmax(model(torch.stack([norm(v) for v in views])), dim=1).mean(0)
+        expected.append(metrics.topk(scores[None].numpy(), 5)[0])
+    pred = np.stack(runs.read_predictions(result.run_dir)["pred"].to_list())
+    assert np.array_equal(pred, np.stack(expected))
+    assert result.record.protocol == protocol
