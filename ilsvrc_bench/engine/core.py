@@ -45,6 +45,7 @@ class PassConfig:
     strict: bool = False
     save_logits: bool = False
     flush_batches: int = 8
+    flush_min_seconds: float = 0.0
     flush_seconds: float = 30.0
 
 
@@ -70,7 +71,7 @@ def run_pass(
     Whatever happens (Ctrl-C, an error), rows scored so far are flushed before it propagates.
     """
     start = last_flush = time.perf_counter()
-    n_batches = 0
+    since_flush = 0
     try:
         # Starting the loader (forking its workers) is waiting for data too.
         iterator = iter(batches)
@@ -89,12 +90,16 @@ def run_pass(
             _score_batch(batch, scorers, cfg)
             stats.n_images += len(batch)
             advance(len(batch))
-            n_batches += 1
+            since_flush += 1
             now = time.perf_counter()
-            if n_batches % cfg.flush_batches == 0 or now - last_flush >= cfg.flush_seconds:
+            elapsed = now - last_flush
+            # Every flush_batches batches, but not more often than flush_min_seconds (an fsync
+            # is not free), and at least every flush_seconds.
+            due = since_flush >= cfg.flush_batches and elapsed >= cfg.flush_min_seconds
+            if due or elapsed >= cfg.flush_seconds:
                 for s in scorers:
                     s.store.flush()
-                last_flush = now
+                last_flush, since_flush = now, 0
     except BaseException:
         # Keep what was scored; a failing flush must not hide the original error.
         for s in scorers:

@@ -20,7 +20,9 @@ class EvalOptions:
     ``limit`` evaluates a deterministic class-stratified subset of that many images.
     ``resume`` continues an incomplete run with the same run key, if there is one.
     ``strict`` makes an unreadable image an error instead of a miss.
-    ``flush_batches``: predictions are written durably at least every this many batches.
+    ``flush_batches``/``flush_min_seconds``: predictions are written durably every
+    ``flush_batches`` batches, but not more often than every ``flush_min_seconds`` seconds
+    (and at least every 30 s).
     """
 
     device: str = "auto"
@@ -35,6 +37,7 @@ class EvalOptions:
     strict: bool = False
     save_logits: bool = False
     flush_batches: int = 8
+    flush_min_seconds: float = 5.0
     command: tuple[str, ...] = field(default_factory=tuple)
 
     def __post_init__(self) -> None:

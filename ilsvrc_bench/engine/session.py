@@ -198,6 +198,7 @@ def _evaluate_group(
             strict=options.strict,
             save_logits=options.save_logits,
             flush_batches=options.flush_batches,
+            flush_min_seconds=options.flush_min_seconds,
         )
         notes: list[str] = []
 

@@ -110,7 +110,7 @@ def test_two_models_share_one_decoding_pass(tmp_path: Path) -> None:
 
 def test_interrupted_run_resumes_to_the_same_result(tmp_path: Path) -> None:
     ds = MemoryDataset(n=10)
-    (full,) = run(tmp_path / "a", ds, batch_size=2, flush_batches=1)
+    (full,) = run(tmp_path / "a", ds, batch_size=2, flush_batches=1, flush_min_seconds=0)
     calls = {"n": 0}
     model = Tiny()
 
@@ -121,11 +121,11 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path: Path) -> None:
         return model(x)
 
     with pytest.raises(KeyboardInterrupt):
-        run(tmp_path / "b", ds, {"tiny": flaky}, batch_size=2, flush_batches=1)
+        run(tmp_path / "b", ds, {"tiny": flaky}, batch_size=2, flush_batches=1, flush_min_seconds=0)
     (run_dir,) = runs.iter_run_dirs(tmp_path / "b" / "runs")
     assert runs.read_record(run_dir).status == "running"
     assert len(PredictionStore(run_dir, save_logits=False).done) == 6
-    (resumed,) = run(tmp_path / "b", ds, batch_size=2, flush_batches=1)
+    (resumed,) = run(tmp_path / "b", ds, batch_size=2, flush_batches=1, flush_min_seconds=0)
     assert resumed.run_dir == run_dir and resumed.reused_images == 6
     assert resumed.record.metrics == full.record.metrics
     a = runs.read_predictions(full.run_dir)
@@ -165,11 +165,11 @@ def test_disk_full_keeps_earlier_chunks_and_resumes(
 
     monkeypatch.setattr(runs, "atomic_write_bytes", full_disk)
     with pytest.raises(RunError, match="No space left"):
-        run(tmp_path, ds, batch_size=2, flush_batches=1)
+        run(tmp_path, ds, batch_size=2, flush_batches=1, flush_min_seconds=0)
     (run_dir,) = runs.iter_run_dirs(tmp_path / "runs")
     assert len(PredictionStore(run_dir, save_logits=False).done) == 4
     monkeypatch.setattr(runs, "atomic_write_bytes", real)
-    (result,) = run(tmp_path, ds, batch_size=2, flush_batches=1)
+    (result,) = run(tmp_path, ds, batch_size=2, flush_batches=1, flush_min_seconds=0)
     assert result.reused_images == 4 and result.record.metrics["n_images"] == 8
 
 
@@ -313,12 +313,13 @@ def test_resume_batches_on_the_same_grid(tmp_path: Path) -> None:
         return model(x)
 
     ds = MemoryDataset(n=10)
-    run(tmp_path / "a", ds, {"tiny": recording}, batch_size=3, flush_batches=1)
+    every = {"batch_size": 3, "flush_batches": 1, "flush_min_seconds": 0}
+    run(tmp_path / "a", ds, {"tiny": recording}, **every)
     mode.update(name="resumed", stop_at=3)
     with pytest.raises(KeyboardInterrupt):
-        run(tmp_path / "b", ds, {"tiny": recording}, batch_size=3, flush_batches=1)
+        run(tmp_path / "b", ds, {"tiny": recording}, **every)
     mode["stop_at"] = 0
-    (result,) = run(tmp_path / "b", ds, {"tiny": recording}, batch_size=3, flush_batches=1)
+    (result,) = run(tmp_path / "b", ds, {"tiny": recording}, **every)
     assert result.reused_images == 6
     # The same four batches, bit for bit, whether or not the run was interrupted.
     assert seen["resumed"] == seen["full"]
