@@ -71,7 +71,7 @@ MAX_LISTED = 20
 
 
 def _default_workers() -> int:
-    return max(1, min(8, (os.cpu_count() or 2) - 1))
+    return max(1, min(16, (os.cpu_count() or 2) - 1))
 
 
 class _RichProgress:
@@ -171,7 +171,7 @@ class _RichProgress:
     "--workers",
     type=click.IntRange(min=0),
     default=None,
-    help="Decoding worker processes (default: CPU cores - 1, at most 8; 0 = in process).",
+    help="Decoding worker processes (default: CPU cores - 1, at most 16; 0 = in process).",
 )
 @click.option("--channels-last", is_flag=True, help="channels_last memory format (CUDA speed-up).")
 @click.option("--compile", "compile_", is_flag=True, help="torch.compile the model first.")
