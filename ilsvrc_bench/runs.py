@@ -122,10 +122,11 @@ class RunRecord:
     metrics: dict[str, Any] | None = None
     # Images that could not be read or decoded: [{"index": manifest row, "path", "error"}].
     unreadable: list[dict[str, Any]] = field(default_factory=list)
-    # None while running; when complete: {"wall_s": seconds of this process's evaluation,
-    #  "images_per_second": images evaluated in this process / wall_s (views per second x 10
-    #  for 10crop is not counted: images), "data_wait_share": share of wall time waiting for
-    #  the loader, "compute_share": share spent in the model (incl. host<->device copies)}.
+    # None while running; when complete: {"wall_s": seconds of this process's evaluation pass
+    #  (model loading excluded), "images_per_second": images scored in this process / wall_s
+    #  (images, not 10crop views), "data_wait_share": share of wall_s spent waiting for the
+    #  loader, "compute_share": share spent copying, normalising and running this model,
+    #  "images_this_process": images scored in this process (the rest were reused)}.
     timings: dict[str, Any] | None = None
     # Images whose predictions were reused from an interrupted run (--resume); 0 otherwise.
     reused_images: int = 0
