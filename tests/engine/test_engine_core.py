@@ -363,3 +363,15 @@ def test_protocols_match_an_independent_loop(tmp_path: Path, protocol: str) -> N
     pred = np.stack(runs.read_predictions(result.run_dir)["pred"].to_list())
     assert np.array_equal(pred, np.stack(expected))
     assert result.record.protocol == protocol
+
+
+def test_ten_crop_logits_are_log_mean_probabilities(tmp_path: Path) -> None:
+    (result,) = run(tmp_path, MemoryDataset(n=3), protocol="10crop", save_logits=True)
+    logits = runs.read_logits(result.run_dir)
+    assert logits is not None
+    probs = np.exp(logits.astype(np.float64))
+    assert np.allclose(probs.sum(axis=1), 1.0, atol=1e-2)
+    df = runs.read_predictions(result.run_dir)
+    pred, prob = np.stack(df["pred"].to_list()), np.stack(df["prob"].to_list())
+    assert np.array_equal(pred[:, 0], logits.astype(np.float32).argmax(1))
+    assert np.allclose(prob[:, 0], probs.max(axis=1), rtol=1e-2)
