@@ -1,3 +1,3 @@
-"""ilsvrc-bench: evaluate image classifiers on ILSVRC (ImageNet) val and place them in the challenge's history."""
+"""Evaluate image classifiers on ILSVRC (ImageNet) val and place them in its history."""
 
 __version__ = "0.1.0"

@@ -14,8 +14,11 @@ from ilsvrc_bench.cli.options import (
     data_option,
     format_option,
     output_option,
+    preprocessing_options,
+    preprocessing_overrides,
     root_option,
     runs_dir_option,
+    weights_option,
 )
 
 COLUMNS = (
@@ -138,12 +141,7 @@ class _RichProgress:
     metavar="MODEL",
     help="Model reference (torchvision name, timm:NAME, file.onnx, module:factory); repeatable.",
 )
-@click.option(
-    "--weights",
-    default=None,
-    metavar="NAME|PATH",
-    help="Weights: DEFAULT, a weights name, 'random', or a .pth/.pt/.safetensors file.",
-)
+@weights_option
 @data_option
 @root_option
 @click.option(
@@ -189,14 +187,7 @@ class _RichProgress:
     help="center: resize + centre crop; 10crop: corners + centre and mirrors, softmax "
     "averaged; full: whole image resized to the crop size.",
 )
-@click.option("--resize-size", type=click.IntRange(min=1), default=None, help="Override resize.")
-@click.option("--crop-size", type=click.IntRange(min=1), default=None, help="Override crop size.")
-@click.option(
-    "--interpolation",
-    type=click.Choice(["nearest", "bilinear", "bicubic"]),
-    default=None,
-    help="Override the resize interpolation.",
-)
+@preprocessing_options
 @runs_dir_option
 @click.option(
     "--resume/--no-resume",
@@ -231,9 +222,11 @@ def eval_command(  # noqa: PLR0917 - one parameter per click option
     compile_: bool,
     limit: int | None,
     protocol: str,
-    resize_size: int | None,
-    crop_size: int | None,
+    resize: int | None,
+    crop: int | None,
     interpolation: str | None,
+    mean: str | None,
+    std: str | None,
     runs_dir: Path | None,
     resume: bool,
     strict: bool,
@@ -271,14 +264,16 @@ def eval_command(  # noqa: PLR0917 - one parameter per click option
         flush_min_seconds=0.0 if flush_batches else EvalOptions.flush_min_seconds,
         command=tuple(["ilsvrc-bench", *sys.argv[1:]]),
     )
-    overrides = {"resize_size": resize_size, "crop_size": crop_size, "interpolation": interpolation}
+    overrides = preprocessing_overrides(
+        resize=resize, crop=crop, interpolation=interpolation, mean=mean, std=std
+    )
     results = evaluate(
         list(models),
         data=data,
         root=root,
         runs_dir=runs_dir,
         weights=weights,
-        preprocessing={k: v for k, v in overrides.items() if v is not None} or None,
+        preprocessing=overrides or None,
         options=options,
         progress=_RichProgress(),
     )

@@ -1,24 +1,27 @@
 """``ilsvrc-bench models``: list the registered models; ``models show NAME`` prints one spec.
 
-The model options (``--weights`` and the preprocessing flags) are defined here so every command
-that takes a model reads them the same way; torch is imported only inside the commands.
+Torch is imported only inside the commands.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ilsvrc_bench import output
-from ilsvrc_bench.cli.options import format_option, output_option
+from ilsvrc_bench.cli.options import (
+    format_option,
+    output_option,
+    preprocessing_options,
+    preprocessing_overrides,
+    weights_option,
+)
 
 if TYPE_CHECKING:
     from ilsvrc_bench.models.spec import ModelSpec
-
-F = TypeVar("F", bound=Callable[..., Any])
 
 LIST_COLUMNS = (
     "name",
@@ -40,61 +43,6 @@ LIST_HEADERS = {
     "top1": "top-1 %",
     "top5": "top-5 %",
 }
-
-
-def weights_option(fn: F) -> F:
-    return click.option(
-        "--weights",
-        default=None,
-        metavar="NAME|random|PATH",
-        help="DEFAULT (published weights), an enum name such as IMAGENET1K_V1 or a timm tag, "
-        "'random', or a .pth/.pt/.safetensors state dict.",
-    )(fn)
-
-
-def preprocessing_options(fn: F) -> F:
-    """``--resize/--crop/--interpolation/--mean/--std``, for ``preprocessing_overrides``."""
-    options = [
-        click.option(
-            "--resize",
-            "--resize-size",
-            "resize",
-            type=click.IntRange(min=1),
-            help="Resize the shorter side to N.",
-        ),
-        click.option(
-            "--crop", "--crop-size", "crop", type=click.IntRange(min=1), help="Centre crop N x N."
-        ),
-        click.option(
-            "--interpolation",
-            type=click.Choice(["nearest", "bilinear", "bicubic"], case_sensitive=False),
-            help="Resize interpolation.",
-        ),
-        click.option("--mean", metavar="R,G,B", help="Normalisation mean, three numbers."),
-        click.option("--std", metavar="R,G,B", help="Normalisation std, three numbers."),
-    ]
-    for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-def preprocessing_overrides(
-    *,
-    resize: int | None = None,
-    crop: int | None = None,
-    interpolation: str | None = None,
-    mean: str | None = None,
-    std: str | None = None,
-) -> dict[str, object]:
-    """The preprocessing flags as the ``preprocessing`` mapping ``models.resolve`` takes."""
-    given = {
-        "resize_size": resize,
-        "crop_size": crop,
-        "interpolation": interpolation,
-        "mean": mean,
-        "std": std,
-    }
-    return {k: v for k, v in given.items() if v is not None}
 
 
 def _split(patterns: Iterable[str]) -> list[str]:

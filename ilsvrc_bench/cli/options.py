@@ -63,3 +63,60 @@ def runs_dir_option(fn: F) -> F:
         default=None,
         help="Runs directory (default: $ILSVRC_BENCH_RUNS, else <root>/runs).",
     )(fn)
+
+
+# Model options: every command that takes a model reads --weights and the preprocessing
+# flags the same way.
+def weights_option(fn: F) -> F:
+    return click.option(
+        "--weights",
+        default=None,
+        metavar="NAME|random|PATH",
+        help="DEFAULT (published weights), an enum name such as IMAGENET1K_V1 or a timm tag, "
+        "'random', or a .pth/.pt/.safetensors state dict.",
+    )(fn)
+
+
+def preprocessing_options(fn: F) -> F:
+    """``--resize/--crop/--interpolation/--mean/--std``, for ``preprocessing_overrides``."""
+    options = [
+        click.option(
+            "--resize",
+            "--resize-size",
+            "resize",
+            type=click.IntRange(min=1),
+            help="Resize the shorter side to N.",
+        ),
+        click.option(
+            "--crop", "--crop-size", "crop", type=click.IntRange(min=1), help="Centre crop N x N."
+        ),
+        click.option(
+            "--interpolation",
+            type=click.Choice(["nearest", "bilinear", "bicubic"], case_sensitive=False),
+            help="Resize interpolation.",
+        ),
+        click.option("--mean", metavar="R,G,B", help="Normalisation mean, three numbers."),
+        click.option("--std", metavar="R,G,B", help="Normalisation std, three numbers."),
+    ]
+    for option in reversed(options):
+        fn = option(fn)
+    return fn
+
+
+def preprocessing_overrides(
+    *,
+    resize: int | None = None,
+    crop: int | None = None,
+    interpolation: str | None = None,
+    mean: str | None = None,
+    std: str | None = None,
+) -> dict[str, object]:
+    """The preprocessing flags as the ``preprocessing`` mapping ``models.resolve`` takes."""
+    given = {
+        "resize_size": resize,
+        "crop_size": crop,
+        "interpolation": interpolation,
+        "mean": mean,
+        "std": std,
+    }
+    return {k: v for k, v in given.items() if v is not None}

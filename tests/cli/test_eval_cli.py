@@ -227,3 +227,23 @@ def test_sigkill_midway_then_resume_matches_an_uninterrupted_run(
     )
     assert np.array_equal(np.stack(pa["pred"].to_list()), np.stack(pb["pred"].to_list()))
     assert np.array_equal(np.stack(pa["prob"].to_list()), np.stack(pb["prob"].to_list()))
+
+
+def test_preprocessing_flags_reach_the_run_record(sample: list[str]) -> None:
+    result = invoke(
+        "-m", TINY, *sample, "--resize", "40", "--crop", "32", "--workers", "0",
+        "--interpolation", "bicubic", "--mean", "0.5,0.5,0.5", "--std", "0.25,0.25,0.25",
+        "--format", "json",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    prep = runs.read_record(Path(row["run_dir"])).preprocessing
+    assert prep["resize_size"] == 40 and prep["crop_size"] == 32
+    assert prep["interpolation"] == "bicubic"
+    assert list(prep["mean"]) == [0.5, 0.5, 0.5] and list(prep["std"]) == [0.25, 0.25, 0.25]
+
+
+def test_a_malformed_mean_is_a_usage_error(sample: list[str]) -> None:
+    result = invoke("-m", TINY, *sample, *SMALL, "--mean", "0.5,0.5")
+    assert result.exit_code == 2
+    assert "mean" in result.output
