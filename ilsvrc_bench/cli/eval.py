@@ -281,6 +281,8 @@ def eval_command(  # noqa: PLR0917 - one parameter per click option
     for result in results:
         for note in result.notes:
             output.info(f"{result.record.run_id}: {note}")
+        for warning in result.warnings:
+            output.warn(f"{result.record.run_id}: {warning}")
         unreadable = result.record.unreadable
         for bad in unreadable[:MAX_LISTED]:
             output.warn(f"unreadable image counted as a miss: {bad['path']}: {bad['error']}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,24 @@ def compute_metrics(rows: Rows, records: Sequence[Any]) -> dict[str, Any]:
     else:
         result["blacklist_excluded"] = None
     return result
+
+
+def label_order_warning(rows: Rows, records: Sequence[Any], dataset: Any) -> str | None:
+    """A loud message when the predictions fit a known wrong class order better than the labels.
+
+    A model that is right under the devkit order (or string-sorted ImageNetV2 folder names) but
+    near chance under the dataset's labels points at a mislabelled dataset, not a bad model.
+    """
+    from ilsvrc_bench.data import devkit as devkits
+    from ilsvrc_bench.data import labelorder
+
+    path = getattr(dataset, "path", None)
+    devkit = None
+    if isinstance(path, Path):
+        devkit = devkits.load_devkit(path) or devkits.load_devkit(path.parent.parent)
+    labels = [int(r.class_index) for r in records]
+    verdict = labelorder.check_predictions(labels, rows.pred[:, 0].tolist(), devkit=devkit)
+    return verdict.message
 
 
 def unreadable_list(rows: Rows, records: Sequence[Any]) -> list[dict[str, Any]]:

@@ -39,6 +39,7 @@ class EvalResult:
     record: runs.RunRecord
     run_dir: Path
     notes: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()  # things the user must see even with --quiet
 
     @property
     def reused_images(self) -> int:

@@ -232,7 +232,17 @@ def _evaluate_group(
         )
         if len(active) > 1:
             notes.append("decoded once for " + ", ".join(a.spec.name for a in active))
-        return [_finish(a, subset, stats, final_batch, notes) for a in active]
+        return [
+            _finish(
+                a,
+                dataset=dataset,
+                subset=subset,
+                stats=stats,
+                final_batch=final_batch,
+                group_notes=notes,
+            )
+            for a in active
+        ]
     raise AssertionError("unreachable")  # pragma: no cover
 
 
@@ -328,12 +338,16 @@ def _prepare_model(loaded: Any, options: EvalOptions, notes: list[str]) -> Any:
 
 def _finish(
     run: _Run,
+    *,
+    dataset: DatasetLike,
     subset: Sequence[Any],
     stats: core.PassStats,
     final_batch: int,
     group_notes: list[str],
 ) -> EvalResult:
     rows = run.store.finish(subset)
+    ordered = sorted(subset, key=lambda r: r.index)
+    warning = accounting.label_order_warning(rows, ordered, dataset)
     wall = stats.wall_s
     fresh = run.scorer.n_scored
     timings = {
@@ -348,11 +362,13 @@ def _finish(
         status=runs.STATUS_COMPLETE,
         finished_at=runs.utc_now(),
         batch_size=final_batch,
-        metrics=accounting.compute_metrics(rows, sorted(subset, key=lambda r: r.index)),
+        metrics=accounting.compute_metrics(rows, ordered),
         unreadable=accounting.unreadable_list(rows, subset),
         timings=timings,
         reused_images=run.store.n_reused,
-        notes=run.notes + group_notes,
+        notes=run.notes + group_notes + ([warning] if warning else []),
     )
     runs.write_record(run.run_dir, record)
-    return EvalResult(record=record, run_dir=run.run_dir, notes=tuple(record.notes))
+    warnings = (warning,) if warning else ()
+    notes = tuple(n for n in record.notes if n not in warnings)
+    return EvalResult(record=record, run_dir=run.run_dir, notes=notes, warnings=warnings)
