@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ilsvrc_bench.errors import RunError
+from ilsvrc_bench.errors import RunError, UsageError
 
 if TYPE_CHECKING:
     import numpy as np
@@ -388,9 +388,10 @@ def find_run(ref: str | Path, *, runs_dir: Path) -> Path:
     if len(matches) == 1:
         return matches[0]
     if not matches:
-        raise RunError(f"no run {text!r} in {runs_dir}")
+        # naming a run that is not there is the user's slip, not a runtime failure
+        raise UsageError(f"no run {text!r} in {runs_dir}")
     names = ", ".join(p.name for p in matches[:5])
-    raise RunError(f"run {text!r} is ambiguous in {runs_dir}: {names}")
+    raise UsageError(f"run {text!r} is ambiguous in {runs_dir}: {names}")
 
 
 LOAD_RUNS_COLUMNS = (

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from ilsvrc_bench import runs
-from ilsvrc_bench.errors import RunError
+from ilsvrc_bench.errors import RunError, UsageError
 
 
 def make_record(run_id: str = "20261125-120000-alexnet-abcdef", **over: object) -> runs.RunRecord:
@@ -119,9 +119,9 @@ def test_find_run_by_id_prefix_and_path(tmp_path: Path) -> None:
     assert runs.find_run("20261125-120000-alexnet-aaaaaa", runs_dir=tmp_path) == a
     assert runs.find_run("20261125-12", runs_dir=tmp_path) == a
     assert runs.find_run(a, runs_dir=tmp_path / "elsewhere") == a
-    with pytest.raises(RunError, match="ambiguous"):
+    with pytest.raises(UsageError, match="ambiguous"):
         runs.find_run("20261125", runs_dir=tmp_path)
-    with pytest.raises(RunError, match="no run"):
+    with pytest.raises(UsageError, match="no run"):
         runs.find_run("nope", runs_dir=tmp_path)
 
 

@@ -280,3 +280,12 @@ def test_real_model_on_real_photos_catches_the_bgr_bug(
     won = [y for y in history.YEARS if (history.winner(y).top5_err or 0) > err]
     if won:
         assert f"would have won {max(won)}" in row["placement"]
+
+
+def test_an_unknown_run_id_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        main,
+        ["check", "--baseline", "nope", "--candidate", "nope", "--runs-dir", str(tmp_path)],
+    )
+    assert result.exit_code == 2
+    assert "no run 'nope'" in result.output
