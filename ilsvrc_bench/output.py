@@ -18,6 +18,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from ilsvrc_bench import serialize
+
 FORMATS = ("table", "markdown", "csv", "json")
 
 
@@ -86,27 +88,9 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
-
-
 def to_json(data: Any) -> str:
     """Stable, indented JSON (NaN becomes null)."""
-    return json.dumps(_nan_to_none(data), indent=2, default=_json_default) + "\n"
-
-
-def _nan_to_none(data: Any) -> Any:
-    if isinstance(data, float) and math.isnan(data):
-        return None
-    if isinstance(data, Mapping):
-        return {k: _nan_to_none(v) for k, v in data.items()}
-    if isinstance(data, (list, tuple)):
-        return [_nan_to_none(v) for v in data]
-    return data
+    return serialize.dumps(data)
 
 
 def to_csv(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 import re
 import secrets
@@ -31,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ilsvrc_bench import serialize
 from ilsvrc_bench.errors import RunError, UsageError
 
 if TYPE_CHECKING:
@@ -232,28 +232,9 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 def write_record(run_dir: Path, record: RunRecord) -> Path:
     """Write ``run.json`` atomically (NaN written as null); returns its path."""
     path = run_dir / RUN_JSON
-    text = json.dumps(to_plain(record.to_dict()), indent=2, default=_json_default) + "\n"
+    text = serialize.dumps(record.to_dict())
     atomic_write_bytes(path, text.encode())
     return path
-
-
-def to_plain(value: Any) -> Any:
-    """``value`` as JSON would give it back: tuples become lists, NaN becomes None."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, Mapping):
-        return {str(k): to_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_plain(v) for v in value]
-    return value
-
-
-def _json_default(value: Any) -> Any:
-    if hasattr(value, "item"):  # numpy scalars
-        return value.item()
-    if isinstance(value, Path):
-        return str(value)
-    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
 def predictions_table(

@@ -12,6 +12,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "ilsvrc_bench"
 # layer -> layers it may import (besides itself). Top-level modules and subpackages alike.
 ALLOWED: dict[str, set[str]] = {
     "errors": set(),
+    "serialize": set(),
     "paths": {"errors"},
     "output": {"errors"},
     "history": {"errors"},
@@ -46,6 +47,12 @@ ALLOWED: dict[str, set[str]] = {
         "reports",
     },
 }
+
+
+# Bottom-layer utilities any layer may use.
+for _layer_name, _allowed in ALLOWED.items():
+    if _layer_name not in {"errors", "serialize"}:
+        _allowed.add("serialize")
 
 
 def _layer(path: Path) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from ilsvrc_bench import runs
+from ilsvrc_bench import runs, serialize
 from ilsvrc_bench.engine import accounting, core, protocols, retry, rundir
 from ilsvrc_bench.engine import device as devices
 from ilsvrc_bench.engine.loader import DatasetLike, make_loader
@@ -287,7 +287,7 @@ def _open_run(
         status=runs.STATUS_RUNNING,
         created_at=created or runs.utc_now(),
         command=list(options.command),
-        model=runs.to_plain({**spec.to_dict(), "ref": ref}),
+        model=serialize.to_plain({**spec.to_dict(), "ref": ref}),
         weights={
             "name": spec.weights.name,
             "path": spec.weights.path,
@@ -295,7 +295,7 @@ def _open_run(
             "random": spec.weights.is_random,
         },
         data=dict(data_info),
-        preprocessing=runs.to_plain(asdict(prep)),
+        preprocessing=serialize.to_plain(asdict(prep)),
         protocol=options.protocol,
         precision=options.precision,
         device=devices.device_info(device),
