@@ -43,8 +43,10 @@ def looks_like_path(value: str) -> bool:
 
 
 def _sha256_cache_file(path: Path) -> Path:
+    # Beside the weights in the torch hub cache: the data root is not known here (``--root``
+    # is a per-command option), and nothing may be written outside the folders the user named.
     key = hashlib.sha1(str(path).encode("utf-8")).hexdigest()
-    return paths.data_root() / "cache" / "weights-sha256" / f"{key}.json"
+    return paths.torch_home() / "ilsvrc-bench" / "weights-sha256" / f"{key}.json"
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
