@@ -81,7 +81,9 @@ class RunRecord:
     #  "random": True when the weights are random}.
     weights: dict[str, Any]
     # {"name", "path", "source", "split", "manifest_sha256", "n_images": manifest count,
-    #  "limit": --limit or None, "subset_sha256": sha256 of the evaluated manifest indices or None}.
+    #  "limit": --limit or None, "subset_sha256": sha256 of the evaluated manifest indices or None,
+    #  "class_subset": sorted-wnid class indices the scores were restricted to before ranking
+    #  (ImageNet-R/-A: 200 classes), or None (absent in older records) when all 1000 were ranked}.
     data: dict[str, Any]
     # The Preprocessing used, as a dict (resize_size, crop_size, interpolation, antialias, mean,
     # std, color_order).

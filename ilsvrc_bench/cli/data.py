@@ -19,7 +19,17 @@ if TYPE_CHECKING:
     from ilsvrc_bench.data import Dataset
     from ilsvrc_bench.data.scan import Progress
 
-SOURCE_FORMATS = ("official", "flat", "kaggle", "hf", "imagefolder", "imagenetv2")
+SOURCE_FORMATS = (
+    "official",
+    "flat",
+    "kaggle",
+    "hf",
+    "imagefolder",
+    "imagenetv2",
+    "imagenet-r",
+    "imagenet-a",
+    "imagenet-sketch",
+)
 BYTE_STAGES = ("download", "index", "md5")
 
 
@@ -129,6 +139,7 @@ def _identity(ds: Dataset) -> dict[str, Any]:
         "md5_checks": info.get("md5_checks", {}),
         "problems": ds.problems,
         "label_order": info.get("label_order", {}),
+        "class_subset": info.get("class_subset"),
     }
 
 
@@ -149,6 +160,9 @@ def _show(ds: Dataset, *, fmt: str = "table", out: Path | None = None) -> None:
         for key, value in {
             **{k: ident[k] for k in ("name", "source", "split", "n_images", "n_classes")},
             "classes": _classes_text(ident["classes"]),
+            "ranked over": f"{len(ident['class_subset'])} classes (the set's subset)"
+            if ident["class_subset"]
+            else "all 1000 classes",
             "size": f"{ident['size_bytes']:,} bytes",
             "blacklisted": ident["blacklisted"],
             "problems": len(ident["problems"]),

@@ -95,6 +95,12 @@ def _hierarchies(frame: pd.DataFrame, root: Path | None) -> dict[str, Mapping[st
     is_flag=True,
     help="Each run's top-1 mistakes by distance in the devkit's WordNet hierarchy.",
 )
+@click.option(
+    "--robustness",
+    is_flag=True,
+    help="Val top-1 beside each shift set (ImageNetV2/-R/-A/-Sketch) with effective "
+    "robustness; --plot draws shift-set against val accuracy.",
+)
 def report(  # noqa: PLR0917 (one parameter per click option)
     run_refs: tuple[str, ...],
     fmt: str,
@@ -109,6 +115,7 @@ def report(  # noqa: PLR0917 (one parameter per click option)
     real_labels: str | None,
     per_class: int | None,
     wordnet: bool,
+    robustness: bool,
 ) -> None:
     """The ILSVRC classification results 2010-2017, with models and your runs placed in them.
 
@@ -124,6 +131,7 @@ def report(  # noqa: PLR0917 (one parameter per click option)
       ilsvrc-bench report --format json
       ilsvrc-bench report --model 'resnet*' --format html -o report.html --plot top5.png
       ilsvrc-bench report RUN_ID --real-labels timm --per-class 5
+      ilsvrc-bench report --robustness --format markdown --plot robustness.png
     """
     from ilsvrc_bench import paths
     from ilsvrc_bench.errors import UsageError
@@ -138,6 +146,11 @@ def report(  # noqa: PLR0917 (one parameter per click option)
         data=data_filter,
         protocol=protocol_filter,
     )
+    if robustness:
+        from ilsvrc_bench.cli.robustness_view import emit_robustness
+
+        emit_robustness(frame, fmt=fmt, output_path=output_path, plot_path=plot_path)
+        return
     if frame.empty and (run_refs or model_filter or data_filter or protocol_filter):
         output.warn("no complete run matches; showing the history and reference models only")
     built = document.build(

@@ -175,6 +175,7 @@ def _write(work: Path, scan: Scan, *, name: str, sources: list[Path], verify: bo
             "verify_skipped": not verify,
             "problems": problems,
             "label_order": label_order,
+            **({"class_subset": list(scan.class_subset)} if scan.class_subset else {}),
         },
     )
     if scan.devkit is not None:

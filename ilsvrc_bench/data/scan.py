@@ -52,6 +52,8 @@ class Scan:
     split: str = "val"
     devkit: Devkit | None = None
     checks: dict[str, Any] = field(default_factory=dict)  # archive name -> md5 check outcome
+    # Sorted-wnid class indices the source covers when it is a subset (ImageNet-R/-A), else None.
+    class_subset: tuple[int, ...] | None = None
 
 
 @dataclass

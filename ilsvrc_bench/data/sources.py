@@ -9,6 +9,7 @@ from ilsvrc_bench.data.folders import looks_like, scan_flat, scan_imagefolder, s
 from ilsvrc_bench.data.hf import scan_hf
 from ilsvrc_bench.data.official import scan_official, split_official
 from ilsvrc_bench.data.scan import Context, Scan
+from ilsvrc_bench.data.shifts import SHIFT_SETS, detect_shift, scan_shift
 from ilsvrc_bench.errors import DataError, UsageError
 
 
@@ -18,6 +19,8 @@ def detect(sources: Sequence[Path]) -> str:
         return "official"
     folders = [p for p in sources if p.is_dir()]
     if len(folders) == 1 and (found := looks_like(folders[0])):
+        if found == "imagefolder":
+            return detect_shift(folders[0]) or found
         return found
     if sources and all(p.suffix == ".parquet" for p in sources):
         return "hf"
@@ -39,6 +42,10 @@ READERS: dict[str, Callable[[Sequence[Path], Context], Scan]] = {
     "hf": scan_hf,
     "imagefolder": scan_imagefolder,
     "imagenetv2": scan_imagenetv2,
+    **{
+        kind: (lambda s, c, kind=kind: scan_shift(s, c, kind=kind))  # type: ignore[misc]
+        for kind in SHIFT_SETS
+    },
 }
 FORMATS = tuple(READERS)
 

@@ -47,6 +47,9 @@ class PassConfig:
     flush_batches: int = 8
     flush_min_seconds: float = 0.0
     flush_seconds: float = 30.0
+    # Sorted-wnid class indices the dataset covers (ImageNet-R/-A): every other class's score is
+    # set to -inf before softmax and ranking, so predictions and probabilities are over the subset.
+    class_subset: tuple[int, ...] | None = None
 
 
 @dataclass
@@ -160,6 +163,8 @@ def _predict(
         )
     with torch.inference_mode():
         out = out.float()
+        if cfg.class_subset is not None:
+            out = restrict(out, cfg.class_subset)
         if v > 1:
             # Softmax averaged over the views; its log stands in for the logits.
             probs = torch.softmax(out, dim=1).view(b, v, N_CLASSES).mean(dim=1)
@@ -178,6 +183,13 @@ def _predict(
     if logits is not None:
         logits[bad] = np.nan
     return Rows(index.copy(), readable.copy(), pred, prob, list(errors), logits)
+
+
+def restrict(scores: torch.Tensor, class_subset: Sequence[int]) -> torch.Tensor:
+    """``scores`` with every class outside ``class_subset`` at -inf (ranked last, probability 0)."""
+    keep = torch.zeros(scores.shape[1], dtype=torch.bool, device=scores.device)
+    keep[torch.as_tensor(list(class_subset), dtype=torch.long, device=scores.device)] = True
+    return scores.masked_fill(~keep, float("-inf"))
 
 
 def topk(scores: torch.Tensor, k: int) -> torch.Tensor:

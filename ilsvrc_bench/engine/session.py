@@ -84,6 +84,7 @@ def evaluate_specs(
     _check_manifest_count(dataset, records)
     _check_storage(dataset)
     subset, subset_sha = stratified_subset(records, options.limit)
+    class_subset = _class_subset(dataset)
     groups: dict[tuple[Any, ...], list[tuple[str, ModelSpec]]] = {}
     for ref, spec in specs:
         protocols.check(options.protocol, spec.preprocessing)
@@ -97,6 +98,7 @@ def evaluate_specs(
         "n_images": len(records),
         "limit": options.limit,
         "subset_sha256": subset_sha,
+        "class_subset": list(class_subset) if class_subset else None,
     }
     results: list[EvalResult] = []
     for group in groups.values():
@@ -121,6 +123,14 @@ def _flatten(
     groups: Mapping[tuple[Any, ...], Sequence[tuple[str, ModelSpec]]],
 ) -> list[tuple[str, ModelSpec]]:
     return [item for group in groups.values() for item in group]
+
+
+def _class_subset(dataset: DatasetLike) -> tuple[int, ...] | None:
+    """The classes a subset-of-classes dataset (ImageNet-R/-A) covers; None for all 1000."""
+    from ilsvrc_bench.data.shifts import dataset_class_subset
+
+    info = getattr(dataset, "info", None)
+    return dataset_class_subset(info if isinstance(info, Mapping) else None)
 
 
 def _check_storage(dataset: DatasetLike) -> None:
@@ -197,10 +207,15 @@ def _evaluate_group(
             channels_last=options.channels_last,
             strict=options.strict,
             save_logits=options.save_logits,
+            class_subset=tuple(data_info["class_subset"]) if data_info["class_subset"] else None,
             flush_batches=options.flush_batches,
             flush_min_seconds=options.flush_min_seconds,
         )
         notes: list[str] = []
+        if cfg.class_subset is not None:
+            notes.append(
+                f"scores restricted to the dataset's {len(cfg.class_subset)} classes before ranking"
+            )
 
         def on_retry(message: str) -> None:
             notes.append(message)
