@@ -23,6 +23,7 @@ SUBCOMMANDS: dict[str, str] = {
     "eval": "ilsvrc_bench.cli.eval:eval_command",
     "report": "ilsvrc_bench.cli.report:report",
     "check": "ilsvrc_bench.cli.check:check",
+    "ensemble": "ilsvrc_bench.cli.ensemble:ensemble",
 }
 
 

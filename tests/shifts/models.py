@@ -46,3 +46,10 @@ def favour_r1() -> nn.Module:
 
 def favour_r2() -> nn.Module:
     return _favour_r(2)
+
+
+def tiny_b() -> nn.Module:
+    """tests.engine.helpers' Tiny classifier with other random weights."""
+    from tests.engine.helpers import Tiny
+
+    return Tiny(seed=1)
