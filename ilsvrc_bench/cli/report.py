@@ -101,6 +101,12 @@ def _hierarchies(frame: pd.DataFrame, root: Path | None) -> dict[str, Mapping[st
     help="Val top-1 beside each shift set (ImageNetV2/-R/-A/-Sketch) with effective "
     "robustness; --plot draws shift-set against val accuracy.",
 )
+@click.option(
+    "--include-outside-data",
+    is_flag=True,
+    help="Rank against every challenge entry, also those trained with outside data "
+    "(default: only entries that used the provided data, as the challenge ranked them).",
+)
 def report(  # noqa: PLR0917 (one parameter per click option)
     run_refs: tuple[str, ...],
     fmt: str,
@@ -116,6 +122,7 @@ def report(  # noqa: PLR0917 (one parameter per click option)
     per_class: int | None,
     wordnet: bool,
     robustness: bool,
+    include_outside_data: bool,
 ) -> None:
     """The ILSVRC classification results 2010-2017, with models and your runs placed in them.
 
@@ -123,6 +130,8 @@ def report(  # noqa: PLR0917 (one parameter per click option)
     appear with their published val accuracy. Measured runs (RUN ids, default every run in
     the runs directory) are added with 95% intervals, a runs table, and optional re-scoring
     from their stored predictions. json and csv hold every history record and run.
+    Placements rank against entries that used only the provided training data, as the
+    challenge did; --include-outside-data ranks against every entry.
 
     \b
     Examples:
@@ -160,6 +169,7 @@ def report(  # noqa: PLR0917 (one parameter per click option)
         real_labels=_real_labels(real_labels),
         per_class_n=per_class,
         hierarchies=_hierarchies(frame, root) if wordnet else None,
+        include_outside_data=include_outside_data,
     )
     png = None
     if plot_path is not None:
@@ -168,7 +178,7 @@ def report(  # noqa: PLR0917 (one parameter per click option)
         drawn = built.plot_models()
         if len(drawn) > MAX_MODELS:
             output.warn(f"--plot draws the first {MAX_MODELS} of {len(drawn)} models; filter runs")
-        png = write_plot(plot_path, drawn)
+        png = write_plot(plot_path, drawn, include_outside_data=include_outside_data)
     _emit(built, fmt=fmt, output_path=output_path, png=png, per_class=per_class, wordnet=wordnet)
 
 
@@ -193,7 +203,10 @@ def _emit(
             rows = document.wordnet_rows(built)
             columns = ("run_id", *document.KINDS_HEADERS)
         elif built.runs.empty:
-            rows, columns = challenge.report_rows(built.model_rows), challenge.COLUMNS
+            rows = challenge.report_rows(
+                built.model_rows, include_outside_data=built.include_outside_data
+            )
+            columns = challenge.COLUMNS
         else:
             rows, columns = built.rows(), built.columns()
         output.emit(rows, fmt=fmt, columns=columns, output=output_path)
@@ -202,10 +215,12 @@ def _emit(
         from ilsvrc_bench.reports.html import render_html
         from ilsvrc_bench.reports.plot import challenge_plot_png
 
-        image = png if png is not None else challenge_plot_png(built.plot_models())
-        text = render_html(
-            built.sections(), title=REPORT_TITLE, notes=[history.HISTORY_NOTE], image_png=image
-        )
+        outside = built.include_outside_data
+        image = png
+        if image is None:
+            image = challenge_plot_png(built.plot_models(), include_outside_data=outside)
+        note = history.HISTORY_NOTE_OUTSIDE if outside else history.HISTORY_NOTE
+        text = render_html(built.sections(), title=REPORT_TITLE, notes=[note], image_png=image)
         output.write_text(text, output_path)
         return
     sections = built.sections(terminal=fmt == "table")

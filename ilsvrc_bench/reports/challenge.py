@@ -10,10 +10,17 @@ rendering of the same data. Keys of a row:
 ``team``, ``method``
 ``top5_err``, ``top1_err``   percent
 ``split``       test | val
+``eval_data``   the data the figure was measured on (``ILSVRC2012 test``, ``ILSVRC2010 test``,
+                a run's dataset name)
 ``outside_data``, ``ensemble``
-``rank``        the team's place that year (challenge rows)
+``rank``        the team's place that year among the teams ranked (challenge rows; empty for an
+                outside-data entry unless outside data is included)
 ``placement``   where a model's top-5 error would have ranked (reference and run rows)
+``confidence``  primary | secondary: whether the figure was read in its source or only quoted
 ``source``      URL or where the figure comes from
+
+Placements rank against entries that used only the provided training data, as the challenge
+did, unless ``include_outside_data`` is given.
 """
 
 from __future__ import annotations
@@ -33,10 +40,12 @@ COLUMNS = (
     "top5_err",
     "top1_err",
     "split",
+    "eval_data",
     "outside_data",
     "ensemble",
     "rank",
     "placement",
+    "confidence",
     "source",
 )
 
@@ -53,7 +62,7 @@ class ModelRow:
     method: str = ""
     top5_ci: tuple[float, float] | None = None  # of the error, percent
 
-    def as_row(self) -> dict[str, Any]:
+    def as_row(self, *, include_outside_data: bool = False) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "year": None,
@@ -63,10 +72,14 @@ class ModelRow:
             "top5_err": round(self.top5_err, 3),
             "top1_err": None if self.top1_err is None else round(self.top1_err, 3),
             "split": "val",
+            "eval_data": "ILSVRC2012 val",
             "outside_data": None,
             "ensemble": False,
             "rank": None,
-            "placement": history.describe_placement(self.top5_err),
+            "placement": history.describe_placement(
+                self.top5_err, include_outside_data=include_outside_data
+            ),
+            "confidence": "primary",
             "source": self.source,
         }
 
@@ -93,11 +106,12 @@ def reference_rows() -> list[ModelRow]:
     return rows
 
 
-def history_rows() -> list[dict[str, Any]]:
-    """Every history record as a row; challenge rows carry their team's rank that year."""
+def history_rows(*, include_outside_data: bool = False) -> list[dict[str, Any]]:
+    """Every history record as a row; each team's best ranked entry carries its rank that year."""
     ranks: dict[history.Entry, int] = {}
     for year in history.YEARS:
-        for i, e in enumerate(history.team_ranking(year), start=1):
+        ranking = history.team_ranking(year, include_outside_data=include_outside_data)
+        for i, e in enumerate(ranking, start=1):
             ranks[e] = i
     rows = []
     for e in history.entries():
@@ -111,49 +125,85 @@ def history_rows() -> list[dict[str, Any]]:
                 "top5_err": e.top5_err,
                 "top1_err": e.top1_err,
                 "split": e.split,
+                "eval_data": e.eval_data,
                 "outside_data": e.outside_data,
                 "ensemble": e.ensemble,
                 "rank": ranks.get(e),
                 "placement": None,
+                "confidence": e.confidence,
                 "source": e.source,
             }
         )
     return rows
 
 
-def report_rows(model_rows: Iterable[ModelRow] = ()) -> list[dict[str, Any]]:
+def report_rows(
+    model_rows: Iterable[ModelRow] = (), *, include_outside_data: bool = False
+) -> list[dict[str, Any]]:
     """History rows followed by the model rows: the data behind csv and json output."""
-    return history_rows() + [m.as_row() for m in model_rows]
+    return history_rows(include_outside_data=include_outside_data) + [
+        m.as_row(include_outside_data=include_outside_data) for m in model_rows
+    ]
 
 
-YEAR_COLUMNS = ("year", "winner", "winner_top5_err", "runner_up", "runner_up_top5_err", "teams")
+YEAR_COLUMNS = (
+    "year",
+    "test_set",
+    "winner",
+    "winner_top5_err",
+    "runner_up",
+    "runner_up_top5_err",
+    "teams",
+    "exact_to",
+)
 YEAR_HEADERS = {
     "year": "Year",
+    "test_set": "Test set",
     "winner": "Winner",
-    "winner_top5_err": "Top-5 err % (test)",
+    "winner_top5_err": "Top-5 err %",
     "runner_up": "2nd",
-    "runner_up_top5_err": "Top-5 err % (test)",
+    "runner_up_top5_err": "Top-5 err %",
     "teams": "Teams listed",
+    "exact_to": "Ranks exact to",
 }
 
 
-def year_table() -> list[dict[str, Any]]:
-    """One row per challenge year: winner and runner-up (each team's best entry)."""
+def year_table(*, include_outside_data: bool = False) -> list[dict[str, Any]]:
+    """One row per challenge year: winner and runner-up (each team's best entry), how many
+    teams are listed and down to which rank a placement is exact."""
     rows = []
     for year in history.YEARS:
-        ranking = history.team_ranking(year)
+        ranking = history.team_ranking(year, include_outside_data=include_outside_data)
         first, second = ranking[0], ranking[1] if len(ranking) > 1 else None
         rows.append(
             {
                 "year": year,
+                "test_set": first.eval_data.removeprefix("ILSVRC").removesuffix(" test"),
                 "winner": _label(first),
                 "winner_top5_err": first.top5_err,
                 "runner_up": _label(second) if second else None,
                 "runner_up_top5_err": second.top5_err if second else None,
                 "teams": len(ranking),
+                "exact_to": history.contiguous_teams(
+                    year, include_outside_data=include_outside_data
+                ),
             }
         )
     return rows
+
+
+def year_caption(*, include_outside_data: bool = False) -> str:
+    """What the year table ranks, in a sentence."""
+    which = (
+        "every entry, outside data included"
+        if include_outside_data
+        else "entries that used only the provided training data (--include-outside-data for all)"
+    )
+    return (
+        f"Each team's best entry among {which}. 2010 and 2011 used their own test set and class "
+        "list; 2012-2017 share the ILSVRC2012 test set. A placement is exact down to the "
+        "'Ranks exact to' team and a lower bound below it."
+    )
 
 
 def _label(e: history.Entry) -> str:
@@ -161,13 +211,13 @@ def _label(e: history.Entry) -> str:
     return f"{e.team}{extra}"
 
 
-MODEL_COLUMNS = ("entry", "kind", "split", "top1_err", "top5_err", "placement", "source")
+MODEL_COLUMNS = ("entry", "kind", "eval_data", "top1_err", "top5_err", "placement", "source")
 # the terminal table leaves the long source URLs to the other formats
 MODEL_COLUMNS_TERMINAL = MODEL_COLUMNS[:-1]
 MODEL_HEADERS = {
     "entry": "Model / entry",
     "kind": "Kind",
-    "split": "Split",
+    "eval_data": "Data",
     "top1_err": "Top-1 err %",
     "top5_err": "Top-5 err %",
     "placement": "In the challenge's history",
@@ -175,11 +225,14 @@ MODEL_HEADERS = {
 }
 
 
-def model_table(model_rows: Sequence[ModelRow]) -> list[dict[str, Any]]:
+def model_table(
+    model_rows: Sequence[ModelRow], *, include_outside_data: bool = False
+) -> list[dict[str, Any]]:
     """Human and paper rows for context, then the models with their placements."""
     rows: list[dict[str, Any]] = []
     for r in history_rows():
         if r["kind"] in {"human", "paper"}:
-            rows.append({**r, "entry": f"{r['entry']} ({r['year']})"})
-    rows += [m.as_row() for m in model_rows]
+            year = f"{r['year']} paper" if r["kind"] == "paper" else str(r["year"])
+            rows.append({**r, "entry": f"{r['entry']} ({year})"})
+    rows += [m.as_row(include_outside_data=include_outside_data) for m in model_rows]
     return rows

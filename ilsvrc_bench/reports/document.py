@@ -38,14 +38,17 @@ class RunsReport:
     model_rows: Sequence[challenge.ModelRow] = ()  # published reference models
     per_class: dict[str, tuple[pd.DataFrame, pd.DataFrame]] = field(default_factory=dict)
     wordnet: dict[str, MistakeView] = field(default_factory=dict)
+    include_outside_data: bool = False  # rank against every entry, not only provided-data ones
 
     @property
     def placed(self) -> list[dict[str, Any]]:
-        return runs_table.placed_rows(self.runs)
+        return runs_table.placed_rows(self.runs, include_outside_data=self.include_outside_data)
 
     def rows(self) -> list[dict[str, Any]]:
         """History, reference and run rows with the same keys (:meth:`columns`), for csv/json."""
-        base = challenge.report_rows(self.model_rows)
+        base = challenge.report_rows(
+            self.model_rows, include_outside_data=self.include_outside_data
+        )
         extra = {c: None for c in runs_table.RUN_EXTRA_COLUMNS}
         rows = [{**extra, **r} for r in base]
         rows += [{k: v for k, v in r.items() if k != "ranks"} for r in self.placed]
@@ -59,19 +62,22 @@ class RunsReport:
         model_columns = challenge.MODEL_COLUMNS
         if terminal:
             model_columns = getattr(challenge, "MODEL_COLUMNS_TERMINAL", model_columns)
+        outside = self.include_outside_data
+        note = history.HISTORY_NOTE_OUTSIDE if outside else history.HISTORY_NOTE
         sections = [
             Section(
                 "ILSVRC classification, top-5 error on the test set",
-                challenge.year_table(),
+                challenge.year_table(include_outside_data=outside),
                 challenge.YEAR_COLUMNS,
                 challenge.YEAR_HEADERS,
+                challenge.year_caption(include_outside_data=outside),
             ),
             Section(
                 "Published results and models placed in that history",
-                challenge.model_table(self.model_rows),
+                challenge.model_table(self.model_rows, include_outside_data=outside),
                 model_columns,
                 challenge.MODEL_HEADERS,
-                f"Note: {history.HISTORY_NOTE}",
+                f"Note: {note}",
             ),
         ]
         if len(self.runs):
@@ -151,6 +157,7 @@ def build(
     real_labels: Sequence[Sequence[int]] | None = None,
     per_class_n: int | None = None,
     hierarchies: Mapping[str, Mapping[str, str]] | None = None,
+    include_outside_data: bool = False,
 ) -> RunsReport:
     """Re-score the selected runs (``runs.load_runs`` rows) and gather the optional views.
 
@@ -163,7 +170,9 @@ def build(
     scored = runs_table.apply_scoring(
         frame, exclude_blacklist=exclude_blacklist, real_labels=real_labels
     )
-    report = RunsReport(runs=scored, model_rows=model_rows)
+    report = RunsReport(
+        runs=scored, model_rows=model_rows, include_outside_data=include_outside_data
+    )
     if per_class_n is None and not hierarchies:
         return report
     wnids = [s.wnid for s in synsets.all_synsets()] if hierarchies else []

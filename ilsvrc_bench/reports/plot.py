@@ -31,7 +31,10 @@ class PlotModel:
 
 
 def challenge_plot_png(
-    models: Sequence[PlotModel] = (), *, size_px: tuple[int, int] = DEFAULT_SIZE_PX
+    models: Sequence[PlotModel] = (),
+    *,
+    size_px: tuple[int, int] = DEFAULT_SIZE_PX,
+    include_outside_data: bool = False,
 ) -> bytes:
     """The plot as PNG bytes of exactly ``size_px`` (width, height) pixels."""
     import matplotlib
@@ -42,7 +45,7 @@ def challenge_plot_png(
     fig = Figure(figsize=(size_px[0] / DPI, size_px[1] / DPI), dpi=DPI)
     ax = fig.add_subplot(1, 1, 1)
     years = list(history.YEARS)
-    entries = history.challenge_entries()
+    entries = history.challenge_entries(include_outside_data=include_outside_data)
     ax.scatter(
         [e.year for e in entries],
         [e.top5_err or 0.0 for e in entries],
@@ -51,7 +54,7 @@ def challenge_plot_png(
         label="challenge entries (test)",
         zorder=2,
     )
-    winners = [history.winner(y) for y in years]
+    winners = [history.winner(y, include_outside_data=include_outside_data) for y in years]
     ax.plot(
         years,
         [w.top5_err or 0.0 for w in winners],
@@ -81,7 +84,12 @@ def challenge_plot_png(
     ax.set_ylim(bottom=0)
     ax.set_xlabel("ILSVRC year")
     ax.set_ylabel("top-5 error %")
-    ax.set_title("ILSVRC classification: top-5 error by year (challenge: test; models: val)")
+    ax.axvspan(years[0] - 0.5, 2011.5, color="#f3e9d2", alpha=0.5, linewidth=0, zorder=0)
+    ax.text(2010.5, 1.0, "other test set\nand classes", fontsize=7, ha="center", color="#7a6a45")
+    which = "all entries" if include_outside_data else "provided training data only"
+    ax.set_title(
+        f"ILSVRC classification: top-5 error by year (challenge: test, {which}; models: val)"
+    )
     ax.grid(True, alpha=0.3)
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=2, fontsize=7, frameon=False)
     fig.tight_layout()
@@ -96,10 +104,14 @@ def _legend(m: PlotModel) -> str:
 
 
 def write_plot(
-    path: Path, models: Sequence[PlotModel] = (), *, size_px: tuple[int, int] = DEFAULT_SIZE_PX
+    path: Path,
+    models: Sequence[PlotModel] = (),
+    *,
+    size_px: tuple[int, int] = DEFAULT_SIZE_PX,
+    include_outside_data: bool = False,
 ) -> bytes:
     """Write the plot to ``path`` (PNG) and return its bytes."""
-    png = challenge_plot_png(models, size_px=size_px)
+    png = challenge_plot_png(models, size_px=size_px, include_outside_data=include_outside_data)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(path.name + ".tmp")

@@ -163,13 +163,14 @@ RUN_EXTRA_COLUMNS = (
 )
 
 
-def placed_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+def placed_rows(frame: pd.DataFrame, *, include_outside_data: bool = False) -> list[dict[str, Any]]:
     """Each run as a history row (``kind`` = run, ``split`` = val): errors with their 95%
     intervals, where its top-5 error would have placed, and its rank in every year."""
     rows = []
     for r in frame.to_dict("records"):
         n = int(r["n_images"]) if r.get("n_images") is not None else 0
         top5_err = float(r["top5_err"])
+        placements = history.place(top5_err, include_outside_data=include_outside_data)
         row: dict[str, Any] = {
             "kind": "run",
             "year": None,
@@ -179,12 +180,16 @@ def placed_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
             "top5_err": _round(top5_err),
             "top1_err": _round(r.get("top1_err")),
             "split": "val",
+            "eval_data": r.get("data"),
             "outside_data": None,
             "ensemble": False,
             "rank": None,
-            "placement": history.describe_placement(top5_err),
+            "placement": history.describe_placement(
+                top5_err, include_outside_data=include_outside_data
+            ),
+            "confidence": None,
             "source": f"run {r['run_id']}",
-            "ranks": {p.year: p.rank for p in history.place(top5_err)},
+            "ranks": {p.year: p.rank for p in placements},
         }
         for k in ("top1", "top5"):
             correct = round((100 - float(r[f"{k}_err"])) * n / 100)
