@@ -171,6 +171,8 @@ def report(  # noqa: PLR0917 (one parameter per click option)
         hierarchies=_hierarchies(frame, root) if wordnet else None,
         include_outside_data=include_outside_data,
     )
+    if exclude_blacklist:
+        _warn_without_blacklist(built.runs)
     png = None
     if plot_path is not None:
         from ilsvrc_bench.reports.plot import MAX_MODELS, write_plot
@@ -180,6 +182,20 @@ def report(  # noqa: PLR0917 (one parameter per click option)
             output.warn(f"--plot draws the first {MAX_MODELS} of {len(drawn)} models; filter runs")
         png = write_plot(plot_path, drawn, include_outside_data=include_outside_data)
     _emit(built, fmt=fmt, output_path=output_path, png=png, per_class=per_class, wordnet=wordnet)
+
+
+def _warn_without_blacklist(scored: pd.DataFrame) -> None:
+    """``--exclude-blacklist`` on data that has no blacklisted image excludes nothing: say so."""
+    if scored.empty:
+        output.warn("--exclude-blacklist: no run to re-score; 0 images excluded")
+        return
+    for r in scored.to_dict("records"):
+        if not r.get("n_excluded"):
+            output.warn(
+                f"--exclude-blacklist: {r['run_id']} has no blacklisted image in its data "
+                f"({r['data']}: no devkit blacklist was seen when it was prepared, or none of "
+                "its images is on it); 0 images excluded"
+            )
 
 
 def _emit(

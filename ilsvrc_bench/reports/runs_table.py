@@ -74,15 +74,17 @@ def apply_scoring(
     if not exclude_blacklist and real_labels is None:
         frame["scoring"] = "standard"
         return frame
-    scored: list[Rescored] = [
-        rescore(
-            runs.read_predictions(Path(d)),
-            exclude_blacklist=exclude_blacklist,
-            real_labels=real_labels,
+    scored: list[Rescored] = []
+    n_blacklisted: list[int] = []
+    for d in frame["run_dir"]:
+        predictions = runs.read_predictions(Path(d))
+        scored.append(
+            rescore(predictions, exclude_blacklist=exclude_blacklist, real_labels=real_labels)
         )
-        for d in frame["run_dir"]
-    ]
+        n_blacklisted.append(int(predictions["blacklisted"].sum()) if exclude_blacklist else 0)
     frame["scoring"] = [s.scoring for s in scored]
+    # images left out because they are blacklisted (0 when the data has no blacklist)
+    frame["n_excluded"] = n_blacklisted
     for key in ("n_images", "top1_acc", "top5_acc", "top1_err", "top5_err"):
         frame[key] = [getattr(s.accuracy, key) for s in scored]
     for k in ("top1", "top5"):

@@ -213,3 +213,61 @@ def test_no_matching_runs_falls_back_to_history(engine_runs: Runs) -> None:
     assert result.exit_code == 0
     rows = json.loads(result.stdout)
     assert rows and not any(r["kind"] == "run" for r in rows)
+
+
+def test_exclude_blacklist_without_a_blacklist_warns_that_nothing_was_excluded(
+    engine_runs: Runs, tmp_path: Path
+) -> None:
+    import shutil
+
+    import pyarrow as pa
+
+    runs_dir = tmp_path / "runs"
+    copy = runs_dir / engine_runs.good.name
+    shutil.copytree(engine_runs.good, copy)
+    table = pq.read_table(copy / "predictions.parquet")
+    column = table.schema.get_field_index("blacklisted")
+    no_blacklist = pa.array([False] * table.num_rows)
+    pq.write_table(
+        table.set_column(column, "blacklisted", no_blacklist), copy / "predictions.parquet"
+    )
+    result = CliRunner(env={"COLUMNS": "250"}).invoke(
+        main,
+        [
+            "report",
+            "--runs-dir",
+            str(runs_dir),
+            "--root",
+            str(engine_runs.root),
+            "--exclude-blacklist",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert f"{copy.name} has no blacklisted image" in result.stderr
+    assert "0 images excluded" in result.stderr
+    row = next(r for r in json.loads(result.stdout) if r["kind"] == "run")
+    assert row["n_images"] == table.num_rows
+    # with a blacklist, nothing is said
+    result = CliRunner().invoke(
+        main,
+        [
+            "report",
+            "--runs-dir",
+            str(engine_runs.runs_dir),
+            "--root",
+            str(engine_runs.root),
+            engine_runs.good.name,
+            "--exclude-blacklist",
+            "--format",
+            "json",
+        ],
+    )
+    assert result.exit_code == 0 and "0 images excluded" not in result.stderr
+    # and with no run at all
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = CliRunner().invoke(main, ["report", "--runs-dir", str(empty), "--exclude-blacklist"])
+    assert result.exit_code == 0
+    assert "no run to re-score; 0 images excluded" in result.stderr
