@@ -32,7 +32,8 @@ def correct_at_k(labels: npt.ArrayLike, predictions: npt.ArrayLike, k: int) -> n
     """
     lab = np.asarray(labels).reshape(-1, 1)
     pred = np.asarray(predictions)[:, :k]
-    return ((pred == lab) & (lab >= 0)).any(axis=1)
+    hits: np.ndarray = ((pred == lab) & (lab >= 0)).any(axis=1)
+    return hits
 
 
 def wilson_interval(successes: int, n: int, z: float = WILSON_Z95) -> tuple[float, float]:
@@ -68,7 +69,7 @@ def mcnemar_exact(b: int, c: int) -> float:
     n = b + c
     if n == 0:
         return 1.0
-    tail = sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2**n
+    tail: float = sum(math.comb(n, i) for i in range(min(b, c) + 1)) / 2**n
     return min(1.0, 2 * tail)
 
 

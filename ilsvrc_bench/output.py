@@ -167,7 +167,9 @@ def render(
         return head + to_markdown(records, columns, headers=headers) + tail
     console = Console(file=io.StringIO(), width=160, no_color=True, highlight=False)
     console.print(to_table(records, columns, title=title, headers=headers, caption=caption))
-    return console.file.getvalue()  # type: ignore[attr-defined]
+    buffer = console.file
+    assert isinstance(buffer, io.StringIO)
+    return buffer.getvalue()
 
 
 def emit(

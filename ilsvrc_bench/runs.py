@@ -334,7 +334,8 @@ def read_predictions(run_dir: Path) -> pd.DataFrame:
     missing = [c for c in PREDICTION_COLUMNS if c not in table.column_names]
     if missing:
         raise RunError(f"{path}: missing columns {', '.join(missing)}")
-    return table.to_pandas()
+    frame: pd.DataFrame = table.to_pandas()
+    return frame
 
 
 def read_logits(run_dir: Path) -> np.ndarray | None:
@@ -345,7 +346,8 @@ def read_logits(run_dir: Path) -> np.ndarray | None:
     if not path.is_file():
         return None
     try:
-        return np.load(path, allow_pickle=False)
+        logits: np.ndarray = np.load(path, allow_pickle=False)
+        return logits
     except (OSError, ValueError) as exc:
         raise RunError(f"{path}: corrupt logits file: {exc}") from exc
 

@@ -1,90 +1,169 @@
-"""The import arrows point down the layers of docs/architecture.md."""
+"""Guardrails of docs/architecture.md: the layer contracts hold; only the edge talks to the user.
+
+The import arrows are declared once, as import-linter contracts in pyproject.toml
+(``[tool.importlinter]``); this test runs them so a plain ``pytest`` catches an upward import, and
+checks the rule import-linter cannot see: outside ``cli/`` and ``output.py`` nothing prints, writes
+to the terminal, exits, or imports click/rich.
+"""
 
 from __future__ import annotations
 
 import ast
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "ilsvrc_bench"
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "ilsvrc_bench"
+LINT_IMPORTS = Path(sys.executable).parent / "lint-imports"
 
-# layer -> layers it may import (besides itself). Top-level modules and subpackages alike.
-ALLOWED: dict[str, set[str]] = {
-    "errors": set(),
-    "serialize": set(),
-    "paths": {"errors"},
-    "output": {"errors"},
-    "history": {"errors"},
-    "metrics": set(),
-    "synsets": {"errors", "paths"},
-    "data": {"errors", "paths", "synsets", "metrics"},
-    "models": {"errors", "paths", "synsets"},
-    "runs": {"errors", "paths", "metrics", "synsets", "models"},
-    "engine": {"errors", "paths", "data", "models", "metrics", "runs", "synsets"},
-    "reports": {
-        "errors",
-        "paths",
-        "history",
-        "metrics",
-        "runs",
-        "synsets",
-        "models",
-        "output",
-        "data",
-    },
-    "cli": {
-        "errors",
-        "paths",
-        "output",
-        "history",
-        "metrics",
-        "synsets",
-        "data",
-        "models",
-        "runs",
-        "engine",
-        "reports",
-    },
-}
+# The edge: the only places allowed to print, exit and use click/rich.
+EDGE = ("cli/", "output.py", "__main__.py")
+TERMINAL_MODULES = ("click", "rich")
+EXIT_CALLS = {"sys.exit", "exit", "quit", "os._exit", "os.abort"}
+PRINT_CALLS = {"print", "pprint", "pprint.pprint", "builtins.print"}
+STREAMS = {"sys.stdout", "sys.stderr", "sys.__stdout__", "sys.__stderr__"}
 
 
-# Bottom-layer utilities any layer may use.
-for _layer_name, _allowed in ALLOWED.items():
-    if _layer_name not in {"errors", "serialize"}:
-        _allowed.add("serialize")
+def _dotted(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value)}.{node.attr}"
+    return ""
 
 
-def _layer(path: Path) -> str:
-    rel = path.relative_to(PACKAGE)
-    return rel.parts[0].removesuffix(".py")
-
-
-def _imported_layers(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        names: list[str] = []
+def edge_violations(source: str, filename: str = "<module>") -> list[str]:
+    """Each place in ``source`` that prints, exits or imports click/rich, as ``file:line what``."""
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source, filename)):
+        what = ""
         if isinstance(node, ast.Import):
             names = [a.name for a in node.names]
+            what = next((f"imports {n}" for n in names if n.split(".")[0] in TERMINAL_MODULES), "")
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names = [node.module]
-            if node.module == "ilsvrc_bench":
-                names = [f"ilsvrc_bench.{a.name}" for a in node.names]
-        for name in names:
-            parts = name.split(".")
-            if parts[0] == "ilsvrc_bench" and len(parts) > 1:
-                found.add(parts[1])
+            root = node.module.split(".")[0]
+            if root in TERMINAL_MODULES:
+                what = f"imports {node.module}"
+            elif root == "sys" and any(a.name in {"exit", "stdout", "stderr"} for a in node.names):
+                what = "imports sys.exit/stdout/stderr"
+        elif isinstance(node, ast.Call):
+            name = _dotted(node.func)
+            if name in EXIT_CALLS or name in PRINT_CALLS:
+                what = f"calls {name}()"
+        elif isinstance(node, ast.Raise) and node.exc is not None:
+            exc = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+            if _dotted(exc) == "SystemExit":
+                what = "raises SystemExit"
+        elif isinstance(node, ast.Attribute) and _dotted(node) in STREAMS:
+            what = f"uses {_dotted(node)}"
+        if what:
+            found.append(f"{filename}:{getattr(node, 'lineno', 0)} {what}")
     return found
 
 
-MODULES = sorted(p for p in PACKAGE.rglob("*.py") if _layer(p) not in {"__init__", "__main__"})
+LIBRARY = sorted(
+    p for p in PACKAGE.rglob("*.py") if not str(p.relative_to(PACKAGE)).startswith(EDGE)
+)
 
 
-@pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
-def test_imports_point_down(path: Path) -> None:
-    layer = _layer(path)
-    assert layer in ALLOWED, f"{layer} is not in the layer table; add it to docs/architecture.md"
-    imported = _imported_layers(path) - {layer, "__version__"}
-    upward = imported - ALLOWED[layer]
-    assert not upward, f"{path.relative_to(PACKAGE)} imports {sorted(upward)} from above its layer"
+@pytest.mark.parametrize("path", LIBRARY, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_library_never_prints_or_exits(path: Path) -> None:
+    rel = str(path.relative_to(REPO))
+    assert edge_violations(path.read_text(encoding="utf-8"), rel) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "print('x')",
+        "import sys\nsys.exit(1)",
+        "exit(2)",
+        "import os\nos._exit(3)",
+        "raise SystemExit(1)",
+        "import sys\nsys.stderr.write('x')",
+        "from sys import stdout",
+        "import click",
+        "from rich.console import Console",
+        "import rich.progress as p",
+        "def f():\n    import click",
+    ],
+)
+def test_edge_rule_catches(source: str) -> None:
+    assert len(edge_violations(source)) == 1
+
+
+def test_edge_rule_allows_ordinary_code() -> None:
+    ok = "import logging\nlog = logging.getLogger(__name__)\ndef f(x):\n    return x.print\n"
+    assert edge_violations(ok) == []
+
+
+def _lint_imports(cwd: Path) -> subprocess.CompletedProcess[str]:
+    if not LINT_IMPORTS.is_file():
+        pytest.fail(f"{LINT_IMPORTS} missing: install the dev extras (pip install -e '.[dev]')")
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache", "--no-logo", str(REPO / "pyproject.toml")],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PYTHONPATH": str(cwd), "PATH": "/usr/bin:/bin", "NO_COLOR": "1"},
+    )
+
+
+def test_import_contracts_hold() -> None:
+    done = _lint_imports(REPO)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def _copy_package(tmp_path: Path) -> Path:
+    shutil.copytree(
+        PACKAGE, tmp_path / "ilsvrc_bench", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    return tmp_path / "ilsvrc_bench"
+
+
+def test_import_contracts_catch_an_upward_import(tmp_path: Path) -> None:
+    pkg = _copy_package(tmp_path)
+    synsets = pkg / "synsets.py"
+    synsets.write_text(
+        synsets.read_text(encoding="utf-8") + "\nfrom ilsvrc_bench import engine  # noqa\n",
+        encoding="utf-8",
+    )
+    done = _lint_imports(tmp_path)
+    assert done.returncode == 1
+    assert "ilsvrc_bench.synsets -> ilsvrc_bench.engine" in done.stdout
+
+
+def test_import_contracts_catch_an_unplaced_module(tmp_path: Path) -> None:
+    pkg = _copy_package(tmp_path)
+    (pkg / "newthing.py").write_text('"""Not yet placed in a layer."""\n', encoding="utf-8")
+    done = _lint_imports(tmp_path)
+    assert done.returncode == 1
+    assert "newthing" in done.stdout
+
+
+def _contract_layers() -> list[set[str]]:
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
+    (contract,) = [c for c in config["tool"]["importlinter"]["contracts"] if c["id"] == "layers"]
+    return [{m.strip() for m in layer.split("|")} for layer in contract["layers"]]
+
+
+def _documented_layers() -> list[set[str]]:
+    doc = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    by_level: dict[int, set[str]] = {}
+    for line in doc.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) >= 3 and cells[0].isdigit() and cells[1].startswith("`"):
+            name = cells[1].strip("`").removesuffix("/").removesuffix(".py")
+            by_level.setdefault(int(cells[0]), set()).add(name)
+    return [by_level[level] for level in sorted(by_level, reverse=True)]
+
+
+def test_architecture_doc_lists_the_contract_layers() -> None:
+    assert _documented_layers() == _contract_layers()

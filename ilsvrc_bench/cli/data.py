@@ -33,7 +33,7 @@ SOURCE_FORMATS = (
 BYTE_STAGES = ("download", "index", "md5")
 
 
-class KeyValue(click.ParamType):
+class KeyValue(click.ParamType):  # type: ignore[type-arg]
     """``NAME=HEX`` (``--md5``) or ``Name: value`` (``--header``)."""
 
     def __init__(self, sep: str, what: str) -> None:

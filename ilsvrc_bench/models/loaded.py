@@ -60,6 +60,7 @@ class LoadedModel:
                 f"[N, {expected}]; set num_outputs/class_offset in its spec if it has another width"
             )
         offset = self.spec.class_offset
+        classes: torch.Tensor = logits
         if offset or expected != N_CLASSES:
-            logits = logits[:, offset : offset + N_CLASSES]
-        return logits
+            classes = logits[:, offset : offset + N_CLASSES]
+        return classes

@@ -55,7 +55,7 @@ def resize(img: Image.Image, size: int | tuple[int, int], prep: Preprocessing) -
     import torchvision.transforms.functional as F
 
     target = [size] if isinstance(size, int) else list(size)
-    out = F.resize(img, target, interpolation=_mode(prep), antialias=prep.antialias)
+    out: Image.Image = F.resize(img, target, interpolation=_mode(prep), antialias=prep.antialias)
     return out
 
 
@@ -64,14 +64,16 @@ def center_crop(img: Image.Image, size: int | tuple[int, int]) -> Image.Image:
     import torchvision.transforms.functional as F
 
     target = [size] if isinstance(size, int) else list(size)
-    return F.center_crop(img, target)
+    cropped: Image.Image = F.center_crop(img, target)
+    return cropped
 
 
 def to_uint8_tensor(img: Image.Image) -> torch.Tensor:
     """A PIL RGB image as a uint8 CHW tensor (no scaling)."""
     import torchvision.transforms.functional as F
 
-    return F.pil_to_tensor(img)
+    tensor: torch.Tensor = F.pil_to_tensor(img)
+    return tensor
 
 
 def resize_center_crop(img: Image.Image, prep: Preprocessing) -> torch.Tensor:

@@ -174,7 +174,8 @@ def _build_serving(name: str, member: Any, state: Mapping[str, torch.Tensor]) ->
     import torchvision.models as tvm
 
     with _serving(member, state), wts.skip_init():
-        return tvm.get_model(name, weights=member)
+        model: torch.nn.Module = tvm.get_model(name, weights=member)
+        return model
 
 
 def _only_aux_missing(exc: RuntimeError) -> list[str]:

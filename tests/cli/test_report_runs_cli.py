@@ -7,6 +7,7 @@ import json
 import struct
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -33,7 +34,7 @@ def report(runs: Runs, *args: str) -> str:
     return result.stdout
 
 
-def run_rows(runs: Runs, *args: str) -> dict[str, dict]:
+def run_rows(runs: Runs, *args: str) -> dict[str, dict[str, Any]]:
     rows = json.loads(report(runs, "--format", "json", *args))
     return {r["run_id"]: r for r in rows if r["kind"] == "run"}
 

@@ -152,7 +152,7 @@ def test_disk_full_keeps_part(server, tmp_path: Path, monkeypatch) -> None:
     class FullDisk:
         """A part file on a disk that fills up after 2000 bytes."""
 
-        def __init__(self, handle) -> None:  # type: ignore[no-untyped-def]
+        def __init__(self, handle) -> None:
             self.handle = handle
 
         def __enter__(self) -> FullDisk:
@@ -174,7 +174,7 @@ def test_disk_full_keeps_part(server, tmp_path: Path, monkeypatch) -> None:
                 raise OSError(errno.ENOSPC, "No space left on device")
             return self.handle.write(data)
 
-    def fake_open(self: Path, mode: str = "r", *args, **kwargs):  # type: ignore[no-untyped-def]
+    def fake_open(self: Path, mode: str = "r", *args, **kwargs):
         handle = real_open(self, mode, *args, **kwargs)
         return FullDisk(handle) if self.name.endswith(".part") and "b" in mode else handle
 

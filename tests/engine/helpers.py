@@ -161,12 +161,12 @@ class FakeLoaded:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if self.fn is not None:
-            return self.fn(x)  # type: ignore[operator,no-any-return]
+            return self.fn(x)  # type: ignore[operator]
         assert self.module is not None
-        return self.module(x)  # type: ignore[no-any-return]
+        return self.module(x)
 
 
-def loader_for(modules: dict[str, object]):  # type: ignore[no-untyped-def]
+def loader_for(modules: dict[str, object]):
     """A ``load(spec, device=...)`` that returns FakeLoaded around ``modules[spec.name]``."""
 
     def load(s: ModelSpec, *, device: torch.device) -> FakeLoaded:

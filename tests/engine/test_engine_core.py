@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -77,8 +78,8 @@ def test_unreadable_image_is_a_listed_miss(tmp_path: Path) -> None:
     ]
     df = runs.read_predictions(result.run_dir)
     assert df["readable"].tolist() == [i != 3 for i in range(8)]
-    assert df.loc[3, "pred"].tolist() == [-1] * 5
-    assert df.loc[0, "pred"].tolist() == [0, 1, 2, 3, 4]  # the tie rule: lower index first
+    assert list(df["pred"].iloc[3]) == [-1] * 5
+    assert list(df["pred"].iloc[0]) == [0, 1, 2, 3, 4]  # the tie rule: lower index first
 
 
 def test_strict_makes_unreadable_an_error(tmp_path: Path) -> None:
@@ -304,7 +305,7 @@ def test_resume_batches_on_the_same_grid(tmp_path: Path) -> None:
 
     seen: dict[str, list[bytes]] = {"full": [], "resumed": []}
     model = Tiny()
-    mode = {"name": "full", "stop_at": 0}
+    mode: dict[str, Any] = {"name": "full", "stop_at": 0}
 
     def recording(x: torch.Tensor) -> torch.Tensor:
         if len(seen[mode["name"]]) + 1 == mode["stop_at"]:

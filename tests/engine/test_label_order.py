@@ -12,7 +12,7 @@ from ilsvrc_bench.engine import EvalOptions, evaluate_specs
 from tests.engine.helpers import MemoryDataset, loader_for, spec
 
 
-def _predicting(classes: list[int]):  # type: ignore[no-untyped-def]
+def _predicting(classes: list[int]):
     """A model that answers ``classes`` in order, one per image, whatever the pixels."""
     queue = list(classes)
 
@@ -25,7 +25,7 @@ def _predicting(classes: list[int]):  # type: ignore[no-untyped-def]
     return fn
 
 
-def _evaluate(tmp_path: Path, classes: list[int]):  # type: ignore[no-untyped-def]
+def _evaluate(tmp_path: Path, classes: list[int]):
     dataset = MemoryDataset(n=40, n_classes=1000)
     (result,) = evaluate_specs(
         [("oracle", spec(name="oracle"))],

@@ -92,12 +92,12 @@ def run_real(
 
     def forward(x: torch.Tensor) -> np.ndarray:
         with torch.no_grad():
-            return model(x).numpy()  # type: ignore[no-any-return]
+            return model(x).numpy()
 
     images = [dataset.read_bytes(r) for r in records]
     expected = independent_topk(images, forward, resize=resize, crop=crop, batch_size=batch)
     engine_vs_loop(result, labels, expected)
-    assert result.record.metrics["top5_acc"] > 0
+    assert (result.record.metrics or {})["top5_acc"] > 0
 
 
 @pytest.mark.slow
@@ -138,11 +138,11 @@ def test_onnx_on_real_images_in_official_layout(
     session = ort.InferenceSession(str(real_onnx), providers=["CPUExecutionProvider"])
 
     def forward(x: torch.Tensor) -> np.ndarray:
-        return session.run(None, {"input": x.numpy()})[0]  # type: ignore[no-any-return]
+        return session.run(None, {"input": x.numpy()})[0]
 
     images = [dataset.read_bytes(r) for r in dataset.records]
     expected = independent_topk(images, forward, resize=256, crop=224, batch_size=50)
     engine_vs_loop(result, labels, expected)
     # A real pretrained model on real photographs: far above chance.
-    assert result.record.metrics["top1_acc"] > 50
+    assert (result.record.metrics or {})["top1_acc"] > 50
     assert metrics.accuracy(labels, expected).top5_acc > 75

@@ -46,7 +46,8 @@ def test_random_and_file_weights_build_the_real_architecture(tmp_path: Path) -> 
 
 @pytest.mark.realdata
 def test_preprocessing_matches_timms_eval_transform(real_images: Path) -> None:
-    from timm.data import create_transform, resolve_data_config
+    from timm.data.config import resolve_data_config
+    from timm.data.transforms_factory import create_transform
 
     spec = resolve("timm:test_vit")
     config = resolve_data_config(

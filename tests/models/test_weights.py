@@ -110,7 +110,7 @@ def weights_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     server.server_close()
 
 
-def _published(url: str):  # type: ignore[no-untyped-def]
+def _published(url: str):
     spec = resolve("alexnet")
     return replace(spec, weights=replace(spec.weights, url=url))
 
