@@ -104,12 +104,14 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
     top = np.where(np.isfinite(top), top, 0.0)
     e = np.exp(x - top)
     total = e.sum(axis=1, keepdims=True)
-    return np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+    probs: np.ndarray = np.divide(e, total, out=np.zeros_like(e), where=total > 0)
+    return probs
 
 
 def average_probabilities(members: Sequence[Member]) -> np.ndarray:
     """The mean of the members' softmax probabilities, ``[N, 1000]`` float64."""
-    return np.mean([_softmax(m.logits) for m in members], axis=0)
+    mean: np.ndarray = np.mean([_softmax(m.logits) for m in members], axis=0)
+    return mean
 
 
 def build_ensemble(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 
 from ilsvrc_bench import runs
 from ilsvrc_bench.cli import main
@@ -36,7 +36,7 @@ def _softmax(x: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def _invoke(*args: str) -> object:
+def _invoke(*args: str) -> Result:
     return CliRunner().invoke(main, list(args))
 
 
