@@ -62,7 +62,7 @@ def test_history_file_errors_name_the_line(monkeypatch: pytest.MonkeyPatch) -> N
         def read_text(self, encoding: str) -> str:
             return text
 
-    monkeypatch.setattr(history.resources, "files", lambda _pkg: _Files())
+    monkeypatch.setattr("ilsvrc_bench.history.resources.files", lambda _pkg: _Files())
     history.entries.cache_clear()
     try:
         with pytest.raises(DataError, match=r"history\.csv line 2: confidence"):
