@@ -28,6 +28,8 @@ class PlotModel:
     top5_err: float
     kind: str = "run"  # "run" or "reference"
     ci: tuple[float, float] | None = None
+    # what the figure is on, e.g. "center, bf16; ilsvrc2012-val (subset, 500 images, --limit)"
+    detail: str = ""
 
 
 def challenge_plot_png(
@@ -99,8 +101,9 @@ def challenge_plot_png(
 
 
 def _legend(m: PlotModel) -> str:
-    what = "published val" if m.kind == "reference" else "measured val"
-    return f"{m.label}: {m.top5_err:.2f}% ({what})"
+    if m.kind == "reference":
+        return f"{m.label}: {m.top5_err:.2f}% (published val{', ' + m.detail if m.detail else ''})"
+    return f"{m.label}: {m.top5_err:.2f}% (measured; {m.detail or 'val'})"
 
 
 def write_plot(
