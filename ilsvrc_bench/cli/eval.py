@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,11 +15,13 @@ from ilsvrc_bench.cli.options import (
     format_option,
     output_option,
     preprocessing_options,
-    preprocessing_overrides,
     root_option,
     runs_dir_option,
     weights_option,
 )
+
+if TYPE_CHECKING:
+    from ilsvrc_bench.models.choices import PreprocessingOverrides, WeightsChoice
 
 COLUMNS = (
     "model",
@@ -211,7 +213,7 @@ class _RichProgress:
 @output_option
 def eval_command(  # noqa: PLR0917 - one parameter per click option
     models: tuple[str, ...],
-    weights: str | None,
+    weights: WeightsChoice | None,
     data: str | None,
     root: Path | None,
     device: str,
@@ -222,11 +224,7 @@ def eval_command(  # noqa: PLR0917 - one parameter per click option
     compile_: bool,
     limit: int | None,
     protocol: str,
-    resize: int | None,
-    crop: int | None,
-    interpolation: str | None,
-    mean: str | None,
-    std: str | None,
+    preprocessing: PreprocessingOverrides,
     runs_dir: Path | None,
     resume: bool,
     strict: bool,
@@ -264,16 +262,13 @@ def eval_command(  # noqa: PLR0917 - one parameter per click option
         flush_min_seconds=0.0 if flush_batches else EvalOptions.flush_min_seconds,
         command=tuple(["ilsvrc-bench", *sys.argv[1:]]),
     )
-    overrides = preprocessing_overrides(
-        resize=resize, crop=crop, interpolation=interpolation, mean=mean, std=std
-    )
     results = evaluate(
         list(models),
         data=data,
         root=root,
         runs_dir=runs_dir,
         weights=weights,
-        preprocessing=overrides or None,
+        preprocessing=preprocessing,
         options=options,
         progress=_RichProgress(),
     )

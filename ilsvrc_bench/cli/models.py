@@ -16,11 +16,11 @@ from ilsvrc_bench.cli.options import (
     format_option,
     output_option,
     preprocessing_options,
-    preprocessing_overrides,
     weights_option,
 )
 
 if TYPE_CHECKING:
+    from ilsvrc_bench.models.choices import PreprocessingOverrides, WeightsChoice
     from ilsvrc_bench.models.spec import ModelSpec
 
 LIST_COLUMNS = (
@@ -126,22 +126,15 @@ def models(
 def show(
     *,
     name: str,
-    weights: str | None,
-    resize: int | None,
-    crop: int | None,
-    interpolation: str | None,
-    mean: str | None,
-    std: str | None,
+    weights: WeightsChoice | None,
+    preprocessing: PreprocessingOverrides,
     fmt: str,
     output_path: Path | None,
 ) -> None:
     """Print the full spec of model NAME (any model reference: alexnet, timm:..., onnx:...)."""
     from ilsvrc_bench.models import resolve
 
-    overrides = preprocessing_overrides(
-        resize=resize, crop=crop, interpolation=interpolation, mean=mean, std=std
-    )
-    spec = resolve(name, weights=weights, preprocessing=overrides)
+    spec = resolve(name, weights=weights, preprocessing=preprocessing)
     data = spec.to_dict()
     if spec.weights.is_random:
         data["note"] = "random weights: accuracy is meaningless"

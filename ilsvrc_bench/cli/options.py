@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -65,20 +66,80 @@ def runs_dir_option(fn: F) -> F:
     )(fn)
 
 
-# Model options: every command that takes a model reads --weights and the preprocessing
-# flags the same way.
+# Model options: every command that takes a model reads --weights and the preprocessing flags
+# the same way, into the typed choices the model registry takes.
+class WeightsParam(click.ParamType):
+    """``--weights``: DEFAULT, a weights name, ``random`` or a file, as a ``WeightsChoice``."""
+
+    name = "NAME|random|PATH"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from ilsvrc_bench.models.choices import WeightsChoice
+
+        if isinstance(value, WeightsChoice):
+            return value
+        if not str(value).strip():
+            self.fail("expected DEFAULT, a weights name, 'random' or a file path", param, ctx)
+        return WeightsChoice.parse(str(value))
+
+
+class TripleParam(click.ParamType):
+    """Three finite numbers (``0.5,0.5,0.5`` or ``"0.5 0.5 0.5"``); positive ones for a std."""
+
+    name = "R,G,B"
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from ilsvrc_bench.errors import UsageError
+        from ilsvrc_bench.models.choices import parse_triple
+
+        if isinstance(value, tuple):
+            return value
+        try:
+            return parse_triple(self.key, value)
+        except UsageError as exc:
+            self.fail(f"{value!r} is not three {'positive ' if self.key == 'std' else ''}"
+                      f"finite numbers such as 0.5,0.5,0.5 ({exc})", param, ctx)  # fmt: skip
+
+
 def weights_option(fn: F) -> F:
+    """``--weights``, given to the command as a ``WeightsChoice``."""
     return click.option(
         "--weights",
+        type=WeightsParam(),
         default=None,
-        metavar="NAME|random|PATH",
         help="DEFAULT (published weights), an enum name such as IMAGENET1K_V1 or a timm tag, "
         "'random', or a .pth/.pt/.safetensors state dict.",
     )(fn)
 
 
+# (click parameter, PreprocessingOverrides field)
+_PREPROCESSING_PARAMS = (
+    ("resize", "resize_size"),
+    ("crop", "crop_size"),
+    ("interpolation", "interpolation"),
+    ("mean", "mean"),
+    ("std", "std"),
+    ("central_fraction", "central_fraction"),
+)
+
+
 def preprocessing_options(fn: F) -> F:
-    """``--resize/--crop/--interpolation/--mean/--std``, for ``preprocessing_overrides``."""
+    """``--resize/--crop/--interpolation/--mean/--std/--central-fraction``.
+
+    The command receives them as one ``preprocessing: PreprocessingOverrides`` argument.
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from ilsvrc_bench.models.choices import PreprocessingOverrides
+
+        values = {key: kwargs.pop(param) for param, key in _PREPROCESSING_PARAMS}
+        kwargs["preprocessing"] = PreprocessingOverrides.from_mapping(values)
+        return fn(*args, **kwargs)
+
     options = [
         click.option(
             "--resize",
@@ -95,28 +156,17 @@ def preprocessing_options(fn: F) -> F:
             type=click.Choice(["nearest", "bilinear", "bicubic"], case_sensitive=False),
             help="Resize interpolation.",
         ),
-        click.option("--mean", metavar="R,G,B", help="Normalisation mean, three numbers."),
-        click.option("--std", metavar="R,G,B", help="Normalisation std, three numbers."),
+        click.option("--mean", type=TripleParam("mean"), help="Normalisation mean, three numbers."),
+        click.option("--std", type=TripleParam("std"), help="Normalisation std, three numbers."),
+        click.option(
+            "--central-fraction",
+            type=click.FloatRange(min=0, max=1, min_open=True),
+            metavar="F",
+            help="TensorFlow's recipe: crop the central F of each side (e.g. 0.875), then "
+            "resize to the crop size (aspect ratio not kept; --resize unused).",
+        ),
     ]
+    decorated: Any = wrapper
     for option in reversed(options):
-        fn = option(fn)
-    return fn
-
-
-def preprocessing_overrides(
-    *,
-    resize: int | None = None,
-    crop: int | None = None,
-    interpolation: str | None = None,
-    mean: str | None = None,
-    std: str | None = None,
-) -> dict[str, object]:
-    """The preprocessing flags as the ``preprocessing`` mapping ``models.resolve`` takes."""
-    given = {
-        "resize_size": resize,
-        "crop_size": crop,
-        "interpolation": interpolation,
-        "mean": mean,
-        "std": std,
-    }
-    return {k: v for k, v in given.items() if v is not None}
+        decorated = option(decorated)
+    return decorated

@@ -1,7 +1,8 @@
 """Test-time protocols: how one decoded image becomes the views a model scores.
 
 ``center``
-    Shorter side resized to ``resize_size``, centre crop ``crop_size`` (the torchvision recipe).
+    Shorter side resized to ``resize_size``, centre crop ``crop_size`` (the torchvision recipe);
+    with ``central_fraction`` set, that central part of each side resized to ``crop_size``.
 ``10crop``
     Shorter side resized to ``resize_size``; the four corner crops and the centre crop of
     ``crop_size`` (in that order: top-left, top-right, bottom-left, bottom-right, centre), then
@@ -36,6 +37,11 @@ def n_views(protocol: str) -> int:
 def check(protocol: str, prep: Preprocessing) -> None:
     """Refuse settings the protocol cannot honour."""
     n_views(protocol)
+    if protocol == "10crop" and prep.central_fraction is not None:
+        raise UsageError(
+            "10crop crops the resized image at its corners; it cannot follow a central-fraction "
+            "recipe (use --protocol center, or set --resize and --crop instead)"
+        )
     if protocol == "10crop" and prep.resize_size < prep.crop_size:
         raise UsageError(
             f"10crop needs resize_size >= crop_size, got {prep.resize_size} < {prep.crop_size}"

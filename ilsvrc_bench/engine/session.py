@@ -21,6 +21,7 @@ from ilsvrc_bench.engine.result import EvalResult, NullProgress, Progress
 from ilsvrc_bench.engine.store import PredictionStore
 from ilsvrc_bench.engine.subset import stratified_subset
 from ilsvrc_bench.errors import DataError, RunError, UsageError
+from ilsvrc_bench.models.choices import PreprocessingOverrides, WeightsChoice
 from ilsvrc_bench.models.spec import ModelSpec
 
 LoadFn = Callable[..., Any]
@@ -32,8 +33,8 @@ def evaluate(
     data: str | os.PathLike[str] | None = None,
     root: str | os.PathLike[str] | None = None,
     runs_dir: str | os.PathLike[str] | None = None,
-    weights: str | None = None,
-    preprocessing: Mapping[str, Any] | None = None,
+    weights: WeightsChoice | str | None = None,
+    preprocessing: PreprocessingOverrides | Mapping[str, Any] | None = None,
     options: EvalOptions | None = None,
     progress: Progress | None = None,
 ) -> list[EvalResult]:

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 import importlib
 import re
-from collections.abc import Mapping
+from collections.abc import Sequence
 from dataclasses import replace
 from functools import cache
 from importlib import metadata
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ilsvrc_bench.errors import ModelError
 from ilsvrc_bench.models import weights as wts
-from ilsvrc_bench.models.preprocess import with_overrides
+from ilsvrc_bench.models.choices import NO_OVERRIDES, PreprocessingOverrides, WeightsChoice
+from ilsvrc_bench.models.loaded import LoadedModel
+from ilsvrc_bench.models.source import module_model
 from ilsvrc_bench.models.spec import ModelSpec, WeightsSpec
 
 if TYPE_CHECKING:
@@ -45,6 +46,10 @@ def import_target(ref: str, *, what: str = "model") -> Any:
         obj: Any = importlib.import_module(module_name)
     except ImportError as exc:
         raise ModelError(f"cannot import module {module_name!r} for {what} {ref!r}: {exc}") from exc
+    except SystemExit as exc:
+        raise ModelError(
+            f"importing module {module_name!r} for {what} {ref!r} called sys.exit({exc.code!r})"
+        ) from exc
     except Exception as exc:
         raise ModelError(
             f"importing module {module_name!r} for {what} {ref!r} failed: "
@@ -57,19 +62,22 @@ def import_target(ref: str, *, what: str = "model") -> Any:
     return obj
 
 
-def _apply_weights(spec: ModelSpec, weights: str | None) -> ModelSpec:
-    if weights is None or weights in ("DEFAULT", FACTORY_WEIGHTS):
+def _apply_weights(spec: ModelSpec, weights: WeightsChoice) -> ModelSpec:
+    if weights.kind == "default":
         return spec
-    if weights.lower() == "random":
+    if weights.kind == "named" and weights.name in ("DEFAULT", FACTORY_WEIGHTS):
+        return spec
+    if weights.kind == "random":
         raise ModelError(
             f"--weights random is for torchvision and timm models; {spec.name} builds its own "
             f"weights (use DEFAULT, or a weights file)"
         )
-    if not wts.looks_like_path(weights):
+    if weights.kind == "named":
         raise ModelError(
-            f"{spec.name} has no weights named {weights!r}; use DEFAULT or a weights file path"
+            f"{spec.name} has no weights named {weights.name!r}; use DEFAULT or a weights file path"
         )
-    path = Path(weights).expanduser().resolve()
+    path = weights.path
+    assert path is not None
     if not path.is_file():
         raise ModelError(f"weights file {path} does not exist")
     return replace(spec, weights=WeightsSpec(name=path.name, path=str(path)))
@@ -81,8 +89,8 @@ def spec_from_target(
     name: str,
     target: str,
     source: str,
-    weights: str | None,
-    preprocessing: Mapping[str, object] | None,
+    weights: WeightsChoice,
+    preprocessing: PreprocessingOverrides,
 ) -> ModelSpec:
     """The spec for a factory callable or a declared ``ModelSpec``, with the user's overrides."""
     if isinstance(obj, ModelSpec):
@@ -90,11 +98,11 @@ def spec_from_target(
             raise ModelError(
                 f"{source} {name!r} declares a ModelSpec without a 'module:factory' target"
             )
-        spec = replace(obj, name=name, source=source)  # type: ignore[arg-type]
+        spec = replace(obj, name=name, source=source)
     elif callable(obj):
         spec = ModelSpec(
             name=name,
-            source=source,  # type: ignore[arg-type]
+            source=source,
             architecture=getattr(obj, "__qualname__", None) or target,
             weights=WeightsSpec(name=FACTORY_WEIGHTS),
             target=target,
@@ -104,16 +112,24 @@ def spec_from_target(
             f"{source} {name!r} ({target}) is a {type(obj).__name__}, not a callable or a ModelSpec"
         )
     spec = _apply_weights(spec, weights)
-    return replace(spec, preprocessing=with_overrides(spec.preprocessing, preprocessing))
+    return replace(spec, preprocessing=preprocessing.apply(spec.preprocessing))
 
 
 def factory_spec(
-    ref: str, *, weights: str | None, preprocessing: Mapping[str, object] | None
+    ref: str,
+    *,
+    weights: WeightsChoice | None = None,
+    preprocessing: PreprocessingOverrides = NO_OVERRIDES,
 ) -> ModelSpec:
     """The spec of a ``module.path:factory`` reference (the module is imported to check it)."""
     obj = import_target(ref)
     return spec_from_target(
-        obj, name=ref, target=ref, source="factory", weights=weights, preprocessing=preprocessing
+        obj,
+        name=ref,
+        target=ref,
+        source="factory",
+        weights=weights or WeightsChoice(),
+        preprocessing=preprocessing,
     )
 
 
@@ -141,7 +157,10 @@ def plugin_names() -> tuple[str, ...]:
 
 
 def plugin_spec(
-    name: str, *, weights: str | None, preprocessing: Mapping[str, object] | None
+    name: str,
+    *,
+    weights: WeightsChoice | None = None,
+    preprocessing: PreprocessingOverrides = NO_OVERRIDES,
 ) -> ModelSpec:
     """The spec of an installed plugin (entry point ``name`` in group ``ilsvrc_bench.models``)."""
     ep = _entry_points().get(name)
@@ -149,17 +168,21 @@ def plugin_spec(
         raise ModelError(f"no model plugin named {name!r} is installed")
     try:
         obj = ep.load()
+    except SystemExit as exc:
+        raise ModelError(
+            f"model plugin {name!r} ({ep.value}) called sys.exit({exc.code!r}) while loading"
+        ) from exc
     except Exception as exc:
         raise ModelError(
             f"model plugin {name!r} ({ep.value}) failed to load: {wts.describe_exception(exc)}"
         ) from exc
     return spec_from_target(
-        obj, name=name, target=ep.value, source="plugin", weights=weights,
+        obj, name=name, target=ep.value, source="plugin", weights=weights or WeightsChoice(),
         preprocessing=preprocessing,
     )  # fmt: skip
 
 
-def build(spec: ModelSpec) -> tuple[torch.nn.Module, str | None]:
+def build_module(spec: ModelSpec) -> tuple[torch.nn.Module, str | None]:
     """Call the spec's factory and load a weights file into the result if one was chosen."""
     import torch
 
@@ -170,6 +193,10 @@ def build(spec: ModelSpec) -> tuple[torch.nn.Module, str | None]:
         raise ModelError(f"{spec.target} (model {spec.name}) is not callable")
     try:
         module = factory()
+    except SystemExit as exc:
+        raise ModelError(
+            f"factory {spec.target} for model {spec.name} called sys.exit({exc.code!r})"
+        ) from exc
     except Exception as exc:
         raise ModelError(
             f"factory {spec.target} for model {spec.name} raised {wts.describe_exception(exc)}"
@@ -184,3 +211,47 @@ def build(spec: ModelSpec) -> tuple[torch.nn.Module, str | None]:
     state = wts.load_state_dict_file(spec.weights.path)
     wts.load_into(module, state, source=spec.weights.path, architecture=spec.target)
     return module, wts.sha256_file(spec.weights.path)
+
+
+class FactorySource:
+    """``module.path:callable`` (or ``factory:module.path:callable``): the user's own code."""
+
+    scheme = "factory"
+
+    def names(self) -> Sequence[str]:
+        return ()
+
+    def claims(self, ref: str) -> bool:
+        return is_factory_ref(ref)
+
+    def spec(
+        self, name: str, *, weights: WeightsChoice, preprocessing: PreprocessingOverrides
+    ) -> ModelSpec:
+        if not is_factory_ref(name):
+            raise ModelError(f"factory reference {name!r} must read module.path:callable")
+        return factory_spec(name, weights=weights, preprocessing=preprocessing)
+
+    def build(self, spec: ModelSpec, *, device: torch.device) -> LoadedModel:
+        module, sha = build_module(spec)
+        return module_model(spec, module, sha, device)
+
+
+class PluginSource(FactorySource):
+    """Models installed by packages under the entry-point group ``ilsvrc_bench.models``."""
+
+    scheme = "plugin"
+
+    def names(self) -> Sequence[str]:
+        return plugin_names()
+
+    def claims(self, ref: str) -> bool:
+        return False
+
+    def spec(
+        self, name: str, *, weights: WeightsChoice, preprocessing: PreprocessingOverrides
+    ) -> ModelSpec:
+        return plugin_spec(name, weights=weights, preprocessing=preprocessing)
+
+
+FACTORIES = FactorySource()
+PLUGINS = PluginSource()

@@ -33,13 +33,20 @@ class LoadedModel:
         """``[N, 1000]`` logits in sorted-wnid order (a background column is dropped)."""
         import torch
 
-        if self.runner is not None:
-            logits: Any = self.runner(x)
-        elif self.module is not None:
-            with torch.no_grad():
-                logits = self.module(x)
-        else:  # pragma: no cover - construction guarantees one of the two
-            raise ModelError(f"model {self.spec.name} has nothing to run")
+        try:
+            if self.runner is not None:
+                logits: Any = self.runner(x)
+            elif self.module is not None:
+                with torch.no_grad():
+                    logits = self.module(x)
+            else:  # pragma: no cover - construction guarantees one of the two
+                raise ModelError(f"model {self.spec.name} has nothing to run")
+        except SystemExit as exc:
+            # A model must not end the process (and lose the run): it is a model error.
+            raise ModelError(
+                f"model {self.spec.name} called sys.exit({exc.code!r}) on a batch of shape "
+                f"{list(x.shape)}"
+            ) from exc
         return self._to_classes(logits)
 
     def _to_classes(self, logits: Any) -> torch.Tensor:

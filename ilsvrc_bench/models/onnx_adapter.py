@@ -8,13 +8,14 @@ the file sets the crop size.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ilsvrc_bench.errors import ModelError
 from ilsvrc_bench.models import weights as wts
-from ilsvrc_bench.models.preprocess import with_overrides
+from ilsvrc_bench.models.choices import NO_OVERRIDES, PreprocessingOverrides, WeightsChoice
+from ilsvrc_bench.models.loaded import LoadedModel
 from ilsvrc_bench.models.spec import ModelSpec, Preprocessing, WeightsSpec
 
 if TYPE_CHECKING:
@@ -87,20 +88,31 @@ def _check_io(path: Path, session: Any) -> tuple[int | None, int]:
     return size, width_out if isinstance(width_out, int) else 1000
 
 
+def own_weights_only(path: Path, weights: WeightsChoice | None, *, kind: str, alias: str) -> None:
+    """Refuse a ``--weights`` choice for a model file that carries its own weights."""
+    if weights is None or weights.kind == "default":
+        return
+    if weights.kind == "named" and (weights.name or "").lower() == alias:
+        return
+    raise ModelError(f"{kind} model {path} carries its own weights; --weights does not apply")
+
+
 def spec_for(
-    ref: str, *, weights: str | None, preprocessing: Mapping[str, object] | None
+    ref: str,
+    *,
+    weights: WeightsChoice | None = None,
+    preprocessing: PreprocessingOverrides = NO_OVERRIDES,
 ) -> ModelSpec:
     """The spec of an ONNX file (opened once with onnxruntime to check its input and output)."""
     path = Path(ref).expanduser().resolve()
-    if weights not in (None, "DEFAULT", ONNX_WEIGHTS):
-        raise ModelError(f"ONNX model {path} carries its own weights; --weights does not apply")
+    own_weights_only(path, weights, kind="ONNX", alias=ONNX_WEIGHTS)
     if not path.is_file():
         raise ModelError(f"ONNX model file {path} does not exist")
     size, num_outputs = _check_io(path, _session(path, ["CPUExecutionProvider"]))
     base = Preprocessing()
     if size is not None and size != base.crop_size:
         base = Preprocessing(resize_size=round(size * 256 / 224), crop_size=size)
-    prep = with_overrides(base, preprocessing)
+    prep = preprocessing.apply(base)
     if size is not None and prep.crop_size != size:
         raise ModelError(
             f"ONNX model {path} takes {size}x{size} images but the crop size is {prep.crop_size}"
@@ -125,7 +137,7 @@ def providers_for(device: torch.device) -> list[str]:
     return ["CPUExecutionProvider"]
 
 
-def build(
+def build_runner(
     spec: ModelSpec, *, device: torch.device
 ) -> tuple[Callable[[torch.Tensor], torch.Tensor], str]:
     """A function from a normalised batch to the raw output tensor, and the file's SHA-256."""
@@ -151,3 +163,27 @@ def build(
         return torch.from_numpy(logits).to(device=x.device, dtype=torch.float32)
 
     return run, wts.sha256_file(path)
+
+
+class OnnxSource:
+    """``onnx:PATH`` or a bare ``PATH.onnx``, run with onnxruntime."""
+
+    scheme = "onnx"
+
+    def names(self) -> Sequence[str]:
+        return ()
+
+    def claims(self, ref: str) -> bool:
+        return ref.lower().endswith(".onnx")
+
+    def spec(
+        self, name: str, *, weights: WeightsChoice, preprocessing: PreprocessingOverrides
+    ) -> ModelSpec:
+        return spec_for(name, weights=weights, preprocessing=preprocessing)
+
+    def build(self, spec: ModelSpec, *, device: torch.device) -> LoadedModel:
+        runner, sha = build_runner(spec, device=device)
+        return LoadedModel(spec=spec, weights_sha256=sha, module=None, device=device, runner=runner)
+
+
+SOURCE = OnnxSource()

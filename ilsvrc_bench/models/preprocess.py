@@ -10,20 +10,29 @@ own functional ops on PIL images, and ``normalize`` repeats its operations in th
 from __future__ import annotations
 
 import io
-import math
 from collections.abc import Mapping
-from dataclasses import fields, replace
 from typing import TYPE_CHECKING, Any
 
-from ilsvrc_bench.errors import DataError, UsageError
+from ilsvrc_bench.errors import DataError
+from ilsvrc_bench.models.choices import COLOR_ORDERS, INTERPOLATIONS, PreprocessingOverrides
 from ilsvrc_bench.models.spec import Preprocessing
 
 if TYPE_CHECKING:
     import torch
     from PIL import Image
 
-INTERPOLATIONS = ("nearest", "bilinear", "bicubic")
-COLOR_ORDERS = ("RGB", "BGR")
+__all__ = [
+    "COLOR_ORDERS",
+    "INTERPOLATIONS",
+    "center_crop",
+    "central_crop",
+    "decode_rgb",
+    "normalize",
+    "resize",
+    "resize_center_crop",
+    "to_uint8_tensor",
+    "with_overrides",
+]
 
 
 def decode_rgb(data: bytes, *, source: str = "<bytes>") -> Image.Image:
@@ -76,11 +85,24 @@ def to_uint8_tensor(img: Image.Image) -> torch.Tensor:
     return tensor
 
 
+def central_crop(img: Image.Image, fraction: float) -> Image.Image:
+    """The central ``fraction`` of each side, with ``tf.image.central_crop``'s rounding."""
+    width, height = img.size
+    # TensorFlow truncates the start offset and keeps the crop symmetric around the centre.
+    top = int((height - height * fraction) / 2)
+    left = int((width - width * fraction) / 2)
+    return img.crop((left, top, width - left, height - top))
+
+
 def resize_center_crop(img: Image.Image, prep: Preprocessing) -> torch.Tensor:
     """The single-crop eval recipe: shorter side to ``resize_size``, centre crop ``crop_size``.
 
-    Returns a uint8 CHW tensor in RGB order; ``normalize`` finishes the job.
+    With ``prep.central_fraction`` set: central crop of that fraction of each side, then resize
+    to ``crop_size`` square. Returns a uint8 CHW tensor in RGB order; ``normalize`` finishes it.
     """
+    if prep.central_fraction is not None:
+        cropped = central_crop(img, prep.central_fraction)
+        return to_uint8_tensor(resize(cropped, (prep.crop_size, prep.crop_size), prep))
     return to_uint8_tensor(center_crop(resize(img, prep.resize_size, prep), prep.crop_size))
 
 
@@ -107,71 +129,13 @@ def normalize(batch: torch.Tensor, prep: Preprocessing) -> torch.Tensor:
     return x.sub_(mean).div_(std)
 
 
-def _positive_int(key: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, str)):
-        raise UsageError(f"preprocessing {key} must be a positive integer, got {value!r}")
-    try:
-        number = int(value)
-    except ValueError:
-        raise UsageError(f"preprocessing {key} must be a positive integer, got {value!r}") from None
-    if number <= 0:
-        raise UsageError(f"preprocessing {key} must be a positive integer, got {value!r}")
-    return number
-
-
-def _triple(key: str, value: object) -> tuple[float, float, float]:
-    items: list[object]
-    if isinstance(value, str):
-        items = [v for v in value.replace(",", " ").split() if v]
-    elif isinstance(value, (list, tuple)):
-        items = list(value)
-    else:
-        raise UsageError(f"preprocessing {key} must be three numbers, got {value!r}")
-    try:
-        numbers = tuple(float(v) for v in items)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise UsageError(f"preprocessing {key} must be three numbers, got {value!r}") from None
-    if len(numbers) != 3 or not all(math.isfinite(n) for n in numbers):
-        raise UsageError(f"preprocessing {key} must be three finite numbers, got {value!r}")
-    if key == "std" and any(n <= 0 for n in numbers):
-        raise UsageError(f"preprocessing std must be positive, got {value!r}")
-    return (numbers[0], numbers[1], numbers[2])
-
-
-def with_overrides(prep: Preprocessing, overrides: Mapping[str, object] | None) -> Preprocessing:
+def with_overrides(
+    prep: Preprocessing, overrides: PreprocessingOverrides | Mapping[str, object] | None
+) -> Preprocessing:
     """``prep`` with the given fields replaced, each validated; ``None`` values are ignored.
 
     Raises ``UsageError`` for an unknown key or a bad value.
     """
-    if not overrides:
+    if overrides is None:
         return prep
-    known = {f.name for f in fields(Preprocessing)}
-    changes: dict[str, Any] = {}
-    for key, value in overrides.items():
-        if value is None:
-            continue
-        if key not in known:
-            raise UsageError(
-                f"unknown preprocessing setting {key!r}; expected one of {', '.join(sorted(known))}"
-            )
-        if key in ("resize_size", "crop_size"):
-            changes[key] = _positive_int(key, value)
-        elif key in ("mean", "std"):
-            changes[key] = _triple(key, value)
-        elif key == "interpolation":
-            name = str(value).lower()
-            if name not in INTERPOLATIONS:
-                raise UsageError(
-                    f"interpolation must be one of {', '.join(INTERPOLATIONS)}, got {value!r}"
-                )
-            changes[key] = name
-        elif key == "color_order":
-            order = str(value).upper()
-            if order not in COLOR_ORDERS:
-                raise UsageError(f"color_order must be RGB or BGR, got {value!r}")
-            changes[key] = order
-        elif key == "antialias":
-            if not isinstance(value, bool):
-                raise UsageError(f"antialias must be true or false, got {value!r}")
-            changes[key] = value
-    return replace(prep, **changes)
+    return PreprocessingOverrides.from_mapping(overrides).apply(prep)

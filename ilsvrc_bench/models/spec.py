@@ -11,7 +11,10 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 Interpolation = Literal["nearest", "bilinear", "bicubic"]
-Source = Literal["torchvision", "timm", "onnx", "factory", "plugin"]
+ColorOrder = Literal["RGB", "BGR"]
+# The scheme of the model source that builds the model ("torchvision", "timm", "onnx", "tflite",
+# "factory", "plugin", or a source installed by a package).
+Source = str
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -19,7 +22,12 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 @dataclass(frozen=True)
 class Preprocessing:
-    """How an image becomes the model's input: resize shorter side, centre crop, normalise."""
+    """How an image becomes the model's input: resize shorter side, centre crop, normalise.
+
+    With ``central_fraction`` set the geometry is TensorFlow's instead: cut out the central
+    ``central_fraction`` of each side (``tf.image.central_crop``), then resize that to
+    ``crop_size`` x ``crop_size`` (the aspect ratio is not kept; ``resize_size`` is unused).
+    """
 
     resize_size: int = 256
     crop_size: int = 224
@@ -27,7 +35,8 @@ class Preprocessing:
     antialias: bool = True
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
-    color_order: Literal["RGB", "BGR"] = "RGB"
+    color_order: ColorOrder = "RGB"
+    central_fraction: float | None = None
 
     @property
     def key(self) -> tuple[Any, ...]:
@@ -81,6 +90,8 @@ class ModelSpec:
     num_params: int | None = None
     gflops: float | None = None
     target: str | None = None  # what to build: "module:factory", an ONNX path, a timm name
+    # Facts a reader of the spec or the run must know, e.g. "output 0 (background) dropped".
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

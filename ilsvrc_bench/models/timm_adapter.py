@@ -7,13 +7,20 @@ the config's interpolation, centre crop ``input_size``, normalise with its mean 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ilsvrc_bench.errors import ModelError
 from ilsvrc_bench.models import weights as wts
-from ilsvrc_bench.models.preprocess import INTERPOLATIONS, with_overrides
+from ilsvrc_bench.models.choices import (
+    INTERPOLATIONS,
+    NO_OVERRIDES,
+    PreprocessingOverrides,
+    WeightsChoice,
+)
+from ilsvrc_bench.models.loaded import LoadedModel
+from ilsvrc_bench.models.source import module_model
 from ilsvrc_bench.models.spec import Interpolation, ModelSpec, Preprocessing, WeightsSpec
 from ilsvrc_bench.models.suggest import did_you_mean
 
@@ -71,21 +78,25 @@ def _preprocessing(cfg: Any) -> Preprocessing:
 
 
 def spec_for(
-    name: str, *, weights: str | None, preprocessing: Mapping[str, object] | None
+    name: str,
+    *,
+    weights: WeightsChoice | None = None,
+    preprocessing: PreprocessingOverrides = NO_OVERRIDES,
 ) -> ModelSpec:
     """The spec of timm model ``name`` (``arch`` or ``arch.tag``) with the chosen weights."""
     arch = name.partition(".")[0]
-    choice = "DEFAULT" if weights is None or weights.upper() == "DEFAULT" else weights
-    if choice.lower() == "random":
+    choice = weights or WeightsChoice()
+    if choice.kind == "random":
         weights_spec = WeightsSpec(name="random")
-    elif wts.looks_like_path(choice):
-        path = Path(choice).expanduser().resolve()
+    elif choice.kind == "file":
+        path = choice.path
+        assert path is not None
         if not path.is_file():
             raise ModelError(f"weights file {path} does not exist")
         weights_spec = WeightsSpec(name=path.name, path=str(path))
     else:
-        if choice != "DEFAULT":
-            name = f"{arch}.{choice}"
+        if choice.kind == "named":
+            name = f"{arch}.{choice.name}"
         weights_spec = WeightsSpec(name="DEFAULT")
     cfg = _pretrained_cfg(name)
     full = f"{cfg.architecture}.{cfg.tag}" if cfg.tag else cfg.architecture
@@ -103,7 +114,7 @@ def spec_for(
         source="timm",
         architecture=cfg.architecture,
         weights=weights_spec,
-        preprocessing=with_overrides(_preprocessing(cfg), preprocessing),
+        preprocessing=preprocessing.apply(_preprocessing(cfg)),
         num_outputs=num_outputs,
         class_offset=offset,
         target=full,
@@ -134,7 +145,7 @@ def _cached_file(cfg: Any) -> Path | None:
     return None
 
 
-def build(spec: ModelSpec) -> tuple[torch.nn.Module, str | None]:
+def build_module(spec: ModelSpec) -> tuple[torch.nn.Module, str | None]:
     """Build a timm model on the CPU; returns it and its weights' SHA-256 (when known)."""
     import torch
 
@@ -166,3 +177,27 @@ def build(spec: ModelSpec) -> tuple[torch.nn.Module, str | None]:
         ) from exc
     cached = _cached_file(cfg)
     return model, wts.sha256_file(cached) if cached is not None else None
+
+
+class TimmSource:
+    """``timm:NAME`` or ``timm:NAME.TAG``; timm's names are not listed (there are thousands)."""
+
+    scheme = "timm"
+
+    def names(self) -> Sequence[str]:
+        return ()
+
+    def claims(self, ref: str) -> bool:
+        return False
+
+    def spec(
+        self, name: str, *, weights: WeightsChoice, preprocessing: PreprocessingOverrides
+    ) -> ModelSpec:
+        return spec_for(name, weights=weights, preprocessing=preprocessing)
+
+    def build(self, spec: ModelSpec, *, device: torch.device) -> LoadedModel:
+        module, sha = build_module(spec)
+        return module_model(spec, module, sha, device)
+
+
+SOURCE = TimmSource()

@@ -9,7 +9,7 @@ A local weights file is loaded into the architecture torchvision builds for the 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -17,8 +17,15 @@ from typing import TYPE_CHECKING, Any
 
 from ilsvrc_bench.errors import ModelError
 from ilsvrc_bench.models import weights as wts
-from ilsvrc_bench.models.preprocess import with_overrides
+from ilsvrc_bench.models.choices import (
+    NO_OVERRIDES,
+    PreprocessingOverrides,
+    WeightsChoice,
+)
+from ilsvrc_bench.models.loaded import LoadedModel
+from ilsvrc_bench.models.source import module_model
 from ilsvrc_bench.models.spec import ModelSpec, Preprocessing, ReferenceAccuracy, WeightsSpec
+from ilsvrc_bench.models.suggest import did_you_mean
 
 if TYPE_CHECKING:
     import torch
@@ -81,23 +88,29 @@ def _reference(member: Any) -> ReferenceAccuracy | None:
 
 
 def spec_for(
-    name: str, *, weights: str | None, preprocessing: Mapping[str, object] | None
+    name: str,
+    *,
+    weights: WeightsChoice | None = None,
+    preprocessing: PreprocessingOverrides = NO_OVERRIDES,
 ) -> ModelSpec:
     """The spec of torchvision model ``name`` with the chosen weights and overrides."""
+    if name not in names():
+        raise ModelError(f"unknown torchvision model '{name}'" + did_you_mean(name, names()))
+    choice = weights or WeightsChoice()
     default = pick_weights(name, "DEFAULT")
-    choice = weights or "DEFAULT"
     reference = None
-    if choice.lower() == "random":
+    if choice.kind == "random":
         weights_spec = WeightsSpec(name="random")
         member = default
-    elif wts.looks_like_path(choice):
-        path = Path(choice).expanduser().resolve()
+    elif choice.kind == "file":
+        path = choice.path
+        assert path is not None
         if not path.is_file():
             raise ModelError(f"weights file {path} does not exist")
         weights_spec = WeightsSpec(name=path.name, path=str(path))
         member = default
     else:
-        member = pick_weights(name, choice)
+        member = pick_weights(name, choice.name or "DEFAULT")
         weights_spec = WeightsSpec(name=member.name, url=member.url)
         reference = _reference(member)
     categories = member.meta.get("categories") or ()
@@ -108,7 +121,7 @@ def spec_for(
         source="torchvision",
         architecture=name,
         weights=weights_spec,
-        preprocessing=with_overrides(_preprocessing(member), preprocessing),
+        preprocessing=preprocessing.apply(_preprocessing(member)),
         num_outputs=1000,
         class_offset=0,
         reference=reference,
@@ -186,7 +199,7 @@ def _only_aux_missing(exc: RuntimeError) -> list[str]:
     return []
 
 
-def build(spec: ModelSpec) -> tuple[torch.nn.Module, str | None]:
+def build_module(spec: ModelSpec) -> tuple[torch.nn.Module, str | None]:
     """Build the model of a torchvision spec on the CPU; returns it and its weights' SHA-256."""
     import torch
     import torchvision.models as tvm
@@ -222,3 +235,27 @@ def build(spec: ModelSpec) -> tuple[torch.nn.Module, str | None]:
         scratch = tvm.get_model(name, weights=None, aux_logits=True, init_weights=False)
     filler = scratch.state_dict()
     return _build_serving(name, member, {**state, **{k: filler[k] for k in aux}}), sha
+
+
+class TorchvisionSource:
+    """``torchvision:NAME``, or the bare NAME: every torchvision ImageNet classifier."""
+
+    scheme = "torchvision"
+
+    def names(self) -> Sequence[str]:
+        return names()
+
+    def claims(self, ref: str) -> bool:
+        return False
+
+    def spec(
+        self, name: str, *, weights: WeightsChoice, preprocessing: PreprocessingOverrides
+    ) -> ModelSpec:
+        return spec_for(name, weights=weights, preprocessing=preprocessing)
+
+    def build(self, spec: ModelSpec, *, device: torch.device) -> LoadedModel:
+        module, sha = build_module(spec)
+        return module_model(spec, module, sha, device)
+
+
+SOURCE = TorchvisionSource()

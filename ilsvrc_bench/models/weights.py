@@ -24,22 +24,11 @@ from ilsvrc_bench.errors import ModelError
 if TYPE_CHECKING:
     import torch
 
-WEIGHTS_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".safetensors")
 # Checkpoints often wrap the state dict; these keys are unwrapped (in this order).
 _WRAPPER_KEYS = ("state_dict", "model_state_dict", "model", "module")
 # torch hub's convention: "<name>-<first hex digits of the sha256>.<ext>".
 _HASH_PREFIX = re.compile(r"-([a-f0-9]*)\.")
 _CHUNK = 1 << 20
-
-
-def looks_like_path(value: str) -> bool:
-    """Whether a ``--weights`` value names a file rather than an enum name or ``random``."""
-    return (
-        value.lower().endswith(WEIGHTS_SUFFIXES)
-        or os.sep in value
-        or "/" in value
-        or Path(value).expanduser().exists()
-    )
 
 
 def _sha256_cache_file(path: Path) -> Path:

@@ -108,6 +108,16 @@ def test_show_with_weights_and_preprocessing_flags(tmp_path: Path) -> None:
     assert spec["preprocessing"]["mean"] == [0.5, 0.5, 0.5]
 
 
+def test_show_central_fraction_recipe() -> None:
+    code, out, _ = run(
+        "models", "show", "alexnet", "--central-fraction", "0.875", "--crop", "160",
+        "--format", "json",
+    )  # fmt: skip
+    assert code == 0
+    prep = json.loads(out)["preprocessing"]
+    assert (prep["central_fraction"], prep["crop_size"]) == (0.875, 160)
+
+
 def test_show_table() -> None:
     code, out, _ = run("models", "show", "alexnet")
     assert code == 0
@@ -124,6 +134,13 @@ def test_show_table() -> None:
         (["nosuchmod_abc:make"], 4, "cannot import module"),
         (["alexnet", "--std", "0,1,1"], 2, "std must be positive"),
         (["alexnet", "--crop", "0"], 2, "Invalid value"),
+        (["alexnet", "--mean", "0.5,0.5"], 2, "Invalid value for '--mean': '0.5,0.5' is not three"),
+        (["alexnet", "--mean", "a,b,c"], 2, "Invalid value for '--mean'"),
+        (["alexnet", "--std", "1,nan,1"], 2, "Invalid value for '--std'"),
+        (["alexnet", "--central-fraction", "0"], 2, "Invalid value for '--central-fraction'"),
+        (["alexnet", "--central-fraction", "1.2"], 2, "Invalid value for '--central-fraction'"),
+        (["alexnet", "--weights", ""], 2, "Invalid value for '--weights'"),
+        (["tim:resnet50"], 4, "unknown model source 'tim' in 'tim:resnet50'; did you mean 'timm'"),
     ],
 )
 def test_bad_input_exit_codes(args: list[str], code: int, message: str) -> None:

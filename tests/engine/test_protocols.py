@@ -66,3 +66,16 @@ def test_protocol_checks() -> None:
         protocols.check("10crop", Preprocessing(resize_size=32, crop_size=64))
     with pytest.raises(UsageError, match="unknown protocol"):
         protocols.n_views("5crop")
+
+
+def test_center_with_a_central_fraction_is_tensorflows_crop_then_resize() -> None:
+    # 101 x 57: the central 87.5% starts at int((101 - 88.375) / 2) = 6 and int(3.5625) = 3.
+    rng = torch.Generator().manual_seed(0)
+    pixels = torch.randint(0, 256, (57, 101, 3), dtype=torch.uint8, generator=rng)
+    img = Image.fromarray(pixels.numpy())
+    prep = Preprocessing(crop_size=40, central_fraction=0.875)
+    (view,) = protocols.views(img, prep, "center")
+    box = img.crop((6, 3, 101 - 6, 57 - 3)).resize((40, 40), Image.Resampling.BILINEAR)
+    assert torch.equal(view, preprocess.to_uint8_tensor(box))
+    with pytest.raises(UsageError, match=r"10crop .* central-fraction"):
+        protocols.check("10crop", prep)

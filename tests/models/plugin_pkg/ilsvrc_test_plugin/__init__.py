@@ -52,3 +52,42 @@ SPEC = ModelSpec(
     class_offset=1,
     target="ilsvrc_test_plugin:tiny1001",
 )
+
+
+class ToySource:
+    """A whole model source installed by a package (entry-point group ilsvrc_bench.model_sources):
+    ``toy:N`` is a TinyNet whose bias favours class N."""
+
+    scheme = "toy"
+
+    def names(self) -> tuple[str, ...]:
+        return ("toy-zero",)
+
+    def claims(self, ref: str) -> bool:
+        return ref.endswith(".toy")
+
+    def spec(self, name: str, *, weights: object, preprocessing: object) -> ModelSpec:
+        from ilsvrc_bench.models import PreprocessingOverrides
+
+        assert isinstance(preprocessing, PreprocessingOverrides)
+        return ModelSpec(
+            name=name,
+            source=self.scheme,
+            architecture="TinyNet",
+            weights=WeightsSpec(name="toy"),
+            preprocessing=preprocessing.apply(Preprocessing()),
+            target=name,
+        )
+
+    def build(self, spec: ModelSpec, *, device: torch.device) -> object:
+        from ilsvrc_bench.models import LoadedModel
+
+        net = TinyNet()
+        with torch.no_grad():
+            net.fc.weight.zero_()
+            net.fc.bias.zero_()
+            net.fc.bias[0] = 1.0
+        return LoadedModel(spec=spec, weights_sha256=None, module=net, device=device)
+
+
+TOY_SOURCE = ToySource()
