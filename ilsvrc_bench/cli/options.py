@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
@@ -68,7 +68,7 @@ def runs_dir_option(fn: F) -> F:
 
 # Model options: every command that takes a model reads --weights and the preprocessing flags
 # the same way, into the typed choices the model registry takes.
-class WeightsParam(click.ParamType):
+class WeightsParam(click.ParamType):  # type: ignore[type-arg]
     """``--weights``: DEFAULT, a weights name, ``random`` or a file, as a ``WeightsChoice``."""
 
     name = "NAME|random|PATH"
@@ -83,7 +83,7 @@ class WeightsParam(click.ParamType):
         return WeightsChoice.parse(str(value))
 
 
-class TripleParam(click.ParamType):
+class TripleParam(click.ParamType):  # type: ignore[type-arg]
     """Three finite numbers (``0.5,0.5,0.5`` or ``"0.5 0.5 0.5"``); positive ones for a std."""
 
     name = "R,G,B"
@@ -169,4 +169,4 @@ def preprocessing_options(fn: F) -> F:
     decorated: Any = wrapper
     for option in reversed(options):
         decorated = option(decorated)
-    return decorated
+    return cast("F", decorated)
