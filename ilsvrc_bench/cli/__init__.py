@@ -24,6 +24,7 @@ SUBCOMMANDS: dict[str, str] = {
     "report": "ilsvrc_bench.cli.report:report",
     "check": "ilsvrc_bench.cli.check:check",
     "ensemble": "ilsvrc_bench.cli.ensemble:ensemble",
+    "sweep": "ilsvrc_bench.cli.sweep:sweep_command",
 }
 
 
