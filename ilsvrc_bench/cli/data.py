@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ilsvrc_bench import output
+from ilsvrc_bench.cli.cache import cache_command
 from ilsvrc_bench.cli.options import data_option, format_option, output_option, root_option
 
 if TYPE_CHECKING:
@@ -360,3 +361,6 @@ def sample(  # noqa: PLR0917 - one parameter per click option
         return
     ds = prepare_dataset([val_tar, devkit], root=root, name=name)
     _show(ds)
+
+
+data.add_command(cache_command)

@@ -56,10 +56,10 @@ def device_info(device: torch.device) -> dict[str, Any]:
         return {"type": "cuda", "name": torch.cuda.get_device_name(device)}
     if device.type == "mps":
         return {"type": "mps", "name": "Apple MPS"}
-    return {"type": "cpu", "name": _cpu_name()}
+    return {"type": "cpu", "name": cpu_name()}
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
     with contextlib.suppress(OSError), Path("/proc/cpuinfo").open(encoding="utf-8") as fh:
         for line in fh:
             if line.startswith("model name"):

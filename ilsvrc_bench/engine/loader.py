@@ -103,7 +103,7 @@ def collate(items: Sequence[tuple[int, torch.Tensor, bool, str]]) -> Batch:
     )
 
 
-def _worker_init(_: int) -> None:
+def worker_init(_: int) -> None:
     # Decoding is the work; one intra-op thread per worker avoids oversubscribing the cores.
     torch.set_num_threads(1)
 
@@ -153,7 +153,7 @@ def make_loader(
         num_workers=workers,
         collate_fn=collate,
         pin_memory=pin_memory,
-        worker_init_fn=_worker_init if workers > 0 else None,
+        worker_init_fn=worker_init if workers > 0 else None,
         prefetch_factor=4 if workers > 0 else None,
         persistent_workers=False,
     )

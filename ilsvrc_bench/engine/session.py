@@ -13,16 +13,16 @@ from typing import Any
 import torch
 
 from ilsvrc_bench import runs, serialize
-from ilsvrc_bench.engine import accounting, core, protocols, retry, rundir
+from ilsvrc_bench.engine import accounting, core, pipeline, protocols, retry, rundir
 from ilsvrc_bench.engine import device as devices
-from ilsvrc_bench.engine.loader import DatasetLike, make_loader
+from ilsvrc_bench.engine.loader import DatasetLike
 from ilsvrc_bench.engine.options import EvalOptions
 from ilsvrc_bench.engine.result import EvalResult, NullProgress, Progress
 from ilsvrc_bench.engine.store import PredictionStore
 from ilsvrc_bench.engine.subset import stratified_subset
 from ilsvrc_bench.errors import DataError, RunError, UsageError
 from ilsvrc_bench.models.choices import PreprocessingOverrides, WeightsChoice
-from ilsvrc_bench.models.spec import ModelSpec
+from ilsvrc_bench.models.spec import ModelSpec, Preprocessing
 
 LoadFn = Callable[..., Any]
 
@@ -186,6 +186,7 @@ def _evaluate_group(
         active: list[_Run] = []
         # Load every model of the group before any run directory is made.
         loaded_models = [load(spec, device=device) for _, spec in group]
+        options = replace(options, channels_last=_channels_last(options, device, loaded_models))
         for (ref, spec), loaded in zip(group, loaded_models, strict=True):
             active.append(
                 _open_run(
@@ -199,13 +200,15 @@ def _evaluate_group(
                     stack=stack,
                 )
             )
+        if options.cache:
+            _build_cache(dataset, prep, options, progress)
         stats = core.PassStats()
         cfg = core.PassConfig(
             device=device,
             prep=prep,
             protocol=options.protocol,
             precision=options.precision,
-            channels_last=options.channels_last,
+            channels_last=bool(options.channels_last),
             strict=options.strict,
             save_logits=options.save_logits,
             class_subset=tuple(data_info["class_subset"]) if data_info["class_subset"] else None,
@@ -228,7 +231,7 @@ def _evaluate_group(
                 ", ".join(a.spec.name for a in active), len(subset), len(subset) - sum(pending)
             )
             try:
-                loader = make_loader(
+                source = pipeline.open_batches(
                     dataset,
                     subset,
                     keep=pending.__getitem__,
@@ -236,10 +239,16 @@ def _evaluate_group(
                     protocol=options.protocol,
                     batch_size=batch_size,
                     workers=options.workers,
-                    pin_memory=device.type == "cuda",
+                    device=device,
+                    use_cache=options.cache is not False,
+                    decode=options.decode,
                 )
+                if source.note and source.note not in notes:
+                    notes.append(source.note)
                 stats.batch_sizes.append(batch_size)
-                core.run_pass(loader, [a.scorer for a in active], cfg, stats, progress.advance)
+                core.run_pass(
+                    source.batches, [a.scorer for a in active], cfg, stats, progress.advance
+                )
             finally:
                 progress.stop()
 
@@ -281,7 +290,7 @@ def _open_run(
         model_ref=ref,
         weights_sha256=weights_sha,
         manifest_sha256=data_info["manifest_sha256"],
-        preprocessing=asdict(prep),
+        preprocessing={**asdict(prep), **_decoder(options)},
         protocol=options.protocol,
         precision=options.precision,
         limit=options.limit,
@@ -311,13 +320,13 @@ def _open_run(
             "random": spec.weights.is_random,
         },
         data=dict(data_info),
-        preprocessing=serialize.to_plain(asdict(prep)),
+        preprocessing=serialize.to_plain({**asdict(prep), **_decoder(options)}),
         protocol=options.protocol,
         precision=options.precision,
         device=devices.device_info(device),
         batch_size=options.batch_size,
         workers=options.workers,
-        channels_last=options.channels_last,
+        channels_last=bool(options.channels_last),
         compile=options.compile,
         versions=rundir.library_versions(),
         run_key=key,
@@ -329,6 +338,44 @@ def _open_run(
         notes.append(f"resumed {run_dir.name}: reused {store.n_reused} images")
     scorer = core.Scorer(label=ref, model=model, store=store)
     return _Run(ref, spec, loaded, run_dir, record, store, scorer, notes)
+
+
+def _build_cache(
+    dataset: DatasetLike, prep: Preprocessing, options: EvalOptions, progress: Progress
+) -> None:
+    """``--cache``: write (or finish) the preprocessed cache before the pass reads it."""
+    from ilsvrc_bench.engine import cache as caches
+
+    if options.decode != "cpu":
+        raise UsageError(
+            "--cache stores the exact CPU path's views; it cannot go with --decode gpu"
+        )
+    target = caches.plan(dataset, prep, options.protocol)
+    complete, have = caches.status(target)
+    if complete:
+        return
+    size = f"{target.size_bytes / 2**30:.2f} GiB"
+    progress.note(f"writing the preprocessed cache ({size}) to {target.directory}")
+    progress.start("caching", target.n_images, have)
+    try:
+        caches.build(dataset, prep, target, workers=options.workers, on_chunk=progress.advance)
+    finally:
+        progress.stop()
+
+
+def _decoder(options: EvalOptions) -> dict[str, str]:
+    """The decoder joins the recorded preprocessing only when it is not the exact CPU path, so
+    records from before it was recorded still compare equal."""
+    return {} if options.decode == "cpu" else {"decoder": pipeline.decoder_name(options.decode)}
+
+
+def _channels_last(options: EvalOptions, device: torch.device, loaded: Sequence[Any]) -> bool:
+    """``--channels-last`` as given, else on for torch modules on the CPU: oneDNN's channels_last
+    convolutions took 30-45% less CPU time than contiguous ones for AlexNet and ResNet-18 on the
+    2-core machine of docs/performance.md (it changes float rounding, so the run records it)."""
+    if options.channels_last is not None:
+        return options.channels_last
+    return device.type == "cpu" and all(getattr(m, "module", None) is not None for m in loaded)
 
 
 def _prepare_model(loaded: Any, options: EvalOptions, notes: list[str]) -> Any:
