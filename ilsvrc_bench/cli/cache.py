@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,10 +15,12 @@ from ilsvrc_bench.cli.options import (
     format_option,
     output_option,
     preprocessing_options,
-    preprocessing_overrides,
     root_option,
     weights_option,
 )
+
+if TYPE_CHECKING:
+    from ilsvrc_bench.models.choices import PreprocessingOverrides, WeightsChoice
 
 COLUMNS = ("dataset", "protocol", "resize", "crop", "interpolation", "images", "size_gib", "status")
 
@@ -54,15 +57,11 @@ COLUMNS = ("dataset", "protocol", "resize", "crop", "interpolation", "images", "
 @output_option
 def cache_command(  # noqa: PLR0917 - one parameter per click option
     model: str,
-    weights: str | None,
+    weights: WeightsChoice | None,
     data: str | None,
     root: Path | None,
     protocol: str,
-    resize: int | None,
-    crop: int | None,
-    interpolation: str | None,
-    mean: str | None,
-    std: str | None,
+    preprocessing: PreprocessingOverrides,
     workers: int | None,
     dry_run: bool,
     fmt: str,
@@ -83,10 +82,7 @@ def cache_command(  # noqa: PLR0917 - one parameter per click option
     from ilsvrc_bench.engine import cache as caches
     from ilsvrc_bench.models import resolve
 
-    overrides = preprocessing_overrides(
-        resize=resize, crop=crop, interpolation=interpolation, mean=mean, std=std
-    )
-    spec = resolve(model, weights=weights, preprocessing=overrides or None)
+    spec = resolve(model, weights=weights, preprocessing=preprocessing)
     dataset = open_dataset(data, root=root)
     target = caches.plan(dataset, spec.preprocessing, protocol)
     complete, have = caches.status(target)

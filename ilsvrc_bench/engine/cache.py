@@ -50,34 +50,39 @@ PLAN, VIEWS, HASHES, CHUNKS, DONE = (
 DIGEST_BYTES = 32
 
 
+# Applied on the device after the cache, so models differing only here share one cache.
+AFTER_CACHE = frozenset({"mean", "std", "color_order"})
+
+
 @dataclass(frozen=True)
 class CacheKey:
-    """What the cached pixels depend on; mean, std and channel order are applied after."""
+    """What the cached pixels depend on: the data, the protocol, the decoder and every
+    preprocessing field that shapes pixels (all of them but mean, std and channel order)."""
 
     manifest_sha256: str
     protocol: str
-    resize_size: int
-    crop_size: int
-    interpolation: str
-    antialias: bool
+    pixels: tuple[tuple[str, Any], ...]
     decoder: str = "cpu"
 
     @classmethod
     def of(
         cls, dataset: DatasetLike, prep: Preprocessing, protocol: str, decoder: str = "cpu"
     ) -> CacheKey:
-        return cls(
-            manifest_sha256=dataset.manifest_sha256,
-            protocol=protocol,
-            resize_size=prep.resize_size,
-            crop_size=prep.crop_size,
-            interpolation=prep.interpolation,
-            antialias=prep.antialias,
-            decoder=decoder,
-        )
+        pixels = tuple((k, v) for k, v in asdict(prep).items() if k not in AFTER_CACHE)
+        return cls(dataset.manifest_sha256, protocol, pixels, decoder)
+
+    @property
+    def crop_size(self) -> int:
+        return int(dict(self.pixels)["crop_size"])
 
     def to_json(self) -> dict[str, Any]:
-        return {"format_version": FORMAT_VERSION, **asdict(self)}
+        return {
+            "format_version": FORMAT_VERSION,
+            "manifest_sha256": self.manifest_sha256,
+            "protocol": self.protocol,
+            "preprocessing": dict(self.pixels),
+            "decoder": self.decoder,
+        }
 
     @property
     def digest(self) -> str:

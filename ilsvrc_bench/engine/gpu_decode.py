@@ -156,10 +156,12 @@ def tensor_views(image: torch.Tensor, prep: Preprocessing, protocol: str) -> tor
     mode = InterpolationMode(prep.interpolation)
     crop = [prep.crop_size, prep.crop_size]
     if protocol == "full":
-        return F.resize(image, crop, interpolation=mode, antialias=prep.antialias).unsqueeze(0)
+        square: torch.Tensor = F.resize(image, crop, interpolation=mode, antialias=prep.antialias)
+        return square.unsqueeze(0)
     resized = F.resize(image, [prep.resize_size], interpolation=mode, antialias=prep.antialias)
     if protocol == "center":
-        return F.center_crop(resized, crop).unsqueeze(0)
+        centre: torch.Tensor = F.center_crop(resized, crop)
+        return centre.unsqueeze(0)
     if protocol == "10crop":
         five = list(F.five_crop(resized, crop))
         return torch.stack(five + [v.flip(-1) for v in five])

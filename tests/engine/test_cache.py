@@ -103,7 +103,9 @@ def test_a_cache_for_other_preprocessing_is_never_used(sample, tmp_path: Path) -
     assert pipeline.find_cache(sample, SMALL_PREP, "center") is not None
     other_crop = Preprocessing(resize_size=40, crop_size=30)
     bicubic = Preprocessing(resize_size=40, crop_size=32, interpolation="bicubic")
-    for prep, protocol in ((other_crop, "center"), (bicubic, "center"), (SMALL_PREP, "full")):
+    tf_geometry = Preprocessing(resize_size=40, crop_size=32, central_fraction=0.875)
+    others = [(other_crop, "center"), (bicubic, "center"), (tf_geometry, "center")]
+    for prep, protocol in [*others, (SMALL_PREP, "full")]:
         assert pipeline.find_cache(sample, prep, protocol) is None
     assert pipeline.find_cache(sample, SMALL_PREP, "center", decode="gpu") is None
     # Mean and std are applied after the cache: a model differing only there shares it.
