@@ -40,6 +40,62 @@ class CliError(click.ClickException):
         output.err().print(f"[bold red]error:[/] {click.unstyle(self.format_message())}")
 
 
+TERMINAL = "ilsvrc_bench.terminal"
+
+
+def _terminal(ctx: click.Context) -> dict[str, Any]:
+    """The terminal flags of this invocation, kept on the root context."""
+    flags: dict[str, Any] = ctx.find_root().meta.setdefault(
+        TERMINAL, {"color": True, "quiet": False, "verbose": 0}
+    )
+    return flags
+
+
+def _set_terminal(ctx: click.Context, param: click.Parameter, value: Any) -> None:
+    """Merge ``-v``/``-q``/``--no-color`` wherever they appear (before or after the subcommand)."""
+    if not value:
+        return
+    flags = _terminal(ctx)
+    if param.name == "verbose":
+        flags["verbose"] += value
+    elif param.name == "quiet":
+        flags["quiet"] = True
+    elif param.name == "no_color":
+        flags["color"] = False
+    output.configure(**flags)
+
+
+def terminal_options() -> list[click.Option]:
+    """``-v``, ``-q`` and ``--no-color``, accepted by the root and by every subcommand alike."""
+    common: dict[str, Any] = {"expose_value": False, "callback": _set_terminal}
+    return [
+        click.Option(
+            ["-v", "--verbose"],
+            count=True,
+            help="More detail on stderr; tracebacks on errors.",
+            **common,
+        ),
+        click.Option(
+            ["-q", "--quiet"],
+            is_flag=True,
+            help="No progress or status lines; results only.",
+            **common,
+        ),
+        click.Option(["--no-color"], is_flag=True, help="Plain text, no colours.", **common),
+    ]
+
+
+def _with_terminal_options(command: click.Command) -> click.Command:
+    """Give ``command`` (and a group's subcommands) the terminal options, once."""
+    names = {n for p in command.params for n in getattr(p, "opts", ())}
+    if "--quiet" not in names:
+        command.params.extend(terminal_options())
+    if isinstance(command, click.Group):
+        for sub in command.commands.values():
+            _with_terminal_options(sub)
+    return command
+
+
 class LazyGroup(click.Group):
     """A group that imports a subcommand's module only when that subcommand is used."""
 
@@ -53,7 +109,7 @@ class LazyGroup(click.Group):
         module_name, attr = target.split(":")
         command = getattr(importlib.import_module(module_name), attr)
         assert isinstance(command, click.Command)
-        return command
+        return _with_terminal_options(command)
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
@@ -66,12 +122,14 @@ class LazyGroup(click.Group):
             raise CliError("interrupted", int(ExitCode.INTERRUPTED)) from exc
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    cls=LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    params=terminal_options(),
+)
 @click.version_option(__version__, "--version", prog_name="ilsvrc-bench")
-@click.option("-v", "--verbose", count=True, help="More detail on stderr; tracebacks on errors.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress or status lines; results only.")
-@click.option("--no-color", is_flag=True, help="Plain text, no colours.")
-def main(verbose: int, quiet: bool, no_color: bool) -> None:
+@click.pass_context
+def main(ctx: click.Context) -> None:
     """Evaluate image classifiers on ILSVRC2012 val and place them in the challenge's history.
 
     \b
@@ -79,4 +137,5 @@ def main(verbose: int, quiet: bool, no_color: bool) -> None:
     3 data error, 4 model or weights error, 5 runtime or device error,
     130 interrupted.
     """
-    output.configure(color=not no_color, quiet=quiet, verbose=verbose)
+    # -v/-q/--no-color may also follow the subcommand; its parser merges them in later
+    output.configure(**_terminal(ctx))

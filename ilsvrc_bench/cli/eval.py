@@ -161,6 +161,7 @@ class _RichProgress:
     help="Autocast precision (bf16/fp16 on CUDA; bf16 also on the CPU).",
 )
 @click.option(
+    "-b",
     "--batch-size",
     type=click.IntRange(min=1),
     default=64,
@@ -168,6 +169,7 @@ class _RichProgress:
     help="Images per batch (halved automatically on out-of-memory).",
 )
 @click.option(
+    "-j",
     "--workers",
     type=click.IntRange(min=0),
     default=None,
