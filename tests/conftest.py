@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from tests.reports.engine_runs import Runs
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 REALDATA = Path(os.environ.get("ILSVRC_BENCH_REALDATA", REPO_ROOT.parent / "shared" / "realdata"))
@@ -28,6 +32,26 @@ def real_onnx() -> Path:
     if not REAL_ONNX.is_file():
         pytest.skip(f"real ONNX model not available at {REAL_ONNX}")
     return REAL_ONNX
+
+
+@pytest.fixture(scope="session")
+def sample_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data root holding dataset ``sample`` (10 classes x 2 generated images, official layout).
+
+    Shared by the whole session: treat it as read-only.
+    """
+    from tests.engine.helpers import make_sample_root
+
+    return make_sample_root(tmp_path_factory.mktemp("sample-root"))
+
+
+@pytest.fixture(scope="session")
+def engine_runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    """Runs made by the real engine on generated samples (tests/reports/engine_runs.py), built once
+    per session and shared by the report and check tests: treat them as read-only."""
+    from tests.reports.engine_runs import build_engine_runs
+
+    return build_engine_runs(tmp_path_factory)
 
 
 @pytest.fixture(autouse=True)

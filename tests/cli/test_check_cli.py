@@ -1,4 +1,4 @@
-"""`ilsvrc-bench check` on runs made by the real engine (see tests/reports/conftest.py)."""
+"""`ilsvrc-bench check` on runs made by the real engine (the engine_runs fixture)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,7 @@ from click.testing import CliRunner, Result
 from scipy.stats import binomtest
 
 from ilsvrc_bench.cli import main
-from tests.reports.engine_runs import Runs, engine_runs_for
-
-
-@pytest.fixture(scope="session")
-def engine_runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
-    return engine_runs_for(tmp_path_factory)
+from tests.reports.engine_runs import Runs
 
 
 def check(runs: Runs, *args: str) -> Result:

@@ -17,7 +17,6 @@ from click.testing import CliRunner, Result
 
 from ilsvrc_bench import runs
 from ilsvrc_bench.cli import main
-from tests.engine.helpers import make_sample_root
 
 REPO = Path(__file__).resolve().parents[2]
 TINY = "tests.engine.helpers:tiny"
@@ -26,11 +25,6 @@ SMALL = ["--resize-size", "40", "--crop-size", "32", "--workers", "0"]
 
 def invoke(*args: str, env: dict[str, str] | None = None) -> Result:
     return CliRunner(env={"COLUMNS": "200", **(env or {})}).invoke(main, ["eval", *args])
-
-
-@pytest.fixture(scope="session")
-def sample_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_sample_root(tmp_path_factory.mktemp("eval-cli-sample"))
 
 
 @pytest.fixture

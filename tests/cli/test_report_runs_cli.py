@@ -18,12 +18,7 @@ from click.testing import CliRunner
 from ilsvrc_bench import history
 from ilsvrc_bench.cli import main
 from ilsvrc_bench.metrics import wilson_interval
-from tests.reports.engine_runs import Runs, engine_runs_for
-
-
-@pytest.fixture(scope="session")
-def engine_runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
-    return engine_runs_for(tmp_path_factory)
+from tests.reports.engine_runs import Runs
 
 
 def report(runs: Runs, *args: str) -> str:

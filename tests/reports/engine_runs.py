@@ -1,7 +1,6 @@
 """Runs made by the real engine on generated samples, shared by the report and check tests.
 
-Test modules define a session fixture that calls :func:`engine_runs_for`; the runs are built once
-per process whichever module asks first.
+The session fixture ``engine_runs`` in tests/conftest.py builds them once per test process.
 
 The model is torchvision's AlexNet (a real architecture) at a 64 px crop, with weights files made
 here: the last layer's weights are zero and its bias ranks a chosen set of classes first, so
@@ -50,17 +49,8 @@ def _weights(path: Path, favoured: tuple[int, ...]) -> Path:
     return path
 
 
-_BUILT: list[Runs] = []
-
-
-def engine_runs_for(tmp_path_factory: pytest.TempPathFactory) -> Runs:
-    """The shared runs, built on first use."""
-    if not _BUILT:
-        _BUILT.append(_build(tmp_path_factory))
-    return _BUILT[0]
-
-
-def _build(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+def build_engine_runs(tmp_path_factory: pytest.TempPathFactory) -> Runs:
+    """Make the runs with the real engine under a fresh temporary folder."""
     from ilsvrc_bench.data import prepare
     from ilsvrc_bench.data.sample import write_sample
     from ilsvrc_bench.engine import EvalOptions, evaluate
