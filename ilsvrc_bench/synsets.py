@@ -1,23 +1,27 @@
 """The 1000 ILSVRC2012 classes: sorted-wnid index <-> wnid <-> names, lemmas and gloss.
 
-Wnids, lemmas and glosses come from the data files timm ships with ``ImageNetInfo``; display
-names from torchvision's ``_IMAGENET_CATEGORIES``. Both are read as files, never imported, so
-this module (and ``ilsvrc-bench synsets``) stays free of torch.
+The table is our own data file, ``synsets.tsv`` beside this module (one row per class, in
+sorted-wnid order), validated when first read. It was generated once from timm's ImageNetInfo data
+(wnids, lemmas, glosses) and torchvision's weights metadata (display names), and
+``tests/data/test_synsets.py`` checks it still equals what both libraries ship. Reading it needs
+neither library, so this module (and ``ilsvrc-bench synsets``) never imports torch.
+
+The devkit's ``ILSVRC2012_ID`` (``devkit_id``) is not in the table: it comes from the devkit the
+user prepares (``data/devkit.py``) and is never a class index.
 """
 
 from __future__ import annotations
 
-import ast
-import importlib.util
-from collections import Counter
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from importlib import resources
 
 from ilsvrc_bench.errors import DataError
 
 N_CLASSES = 1000
 FIRST_WNID = "n01440764"
+TABLE = "synsets.tsv"
+COLUMNS = ("class_index", "wnid", "name", "lemmas", "gloss")
 
 
 @dataclass(frozen=True)
@@ -31,77 +35,46 @@ class Synset:
     gloss: str
 
 
-def _package_dir(package: str) -> Path:
-    spec = importlib.util.find_spec(package)
-    if spec is None or not spec.submodule_search_locations:
-        raise DataError(f"the {package} package is not installed; it ships the ImageNet class data")
-    return Path(next(iter(spec.submodule_search_locations)))
+def _row(fields: list[str], where: str, expected_index: int) -> Synset:
+    if len(fields) != len(COLUMNS):
+        raise DataError(f"{where}: {len(fields)} fields, expected {len(COLUMNS)}")
+    index, wnid, name, lemmas, gloss = (f.strip() for f in fields)
+    if index != str(expected_index):
+        raise DataError(f"{where}: class_index {index!r}, expected {expected_index}")
+    if len(wnid) != 9 or wnid[0] != "n" or not wnid[1:].isdigit():
+        raise DataError(f"{where}: {wnid!r} is not a wnid")
+    names = tuple(x.strip() for x in lemmas.split(","))
+    if not name or not gloss or not all(names):
+        raise DataError(f"{where}: empty name, lemma or gloss")
+    return Synset(class_index=expected_index, wnid=wnid, name=name, lemmas=names, gloss=gloss)
 
 
-def _read_tsv(path: Path) -> dict[str, str]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise DataError(f"{path}: cannot read synset data ({exc.strerror})") from exc
-    table: dict[str, str] = {}
-    for line in lines:
-        wnid, _, text = line.partition("\t")
-        table[wnid.strip()] = text.strip()
-    return table
-
-
-def _torchvision_names() -> list[str] | None:
-    """torchvision's 1000 display names, parsed from its source without importing it."""
-    try:
-        meta = _package_dir("torchvision") / "models" / "_meta.py"
-        tree = ast.parse(meta.read_text(encoding="utf-8"))
-    except (DataError, OSError, SyntaxError):
-        return None
-    for node in tree.body:
-        if (
-            isinstance(node, ast.Assign)
-            and isinstance(node.targets[0], ast.Name)
-            and node.targets[0].id == "_IMAGENET_CATEGORIES"
-        ):
-            names = ast.literal_eval(node.value)
-            if isinstance(names, list) and len(names) == N_CLASSES:
-                return [str(n) for n in names]
-    return None
-
-
-def _unique_names(names: list[str], wnids: list[str], lemmas: list[tuple[str, ...]]) -> list[str]:
-    """Keep display names distinguishable: a repeated name gets a second lemma or the wnid."""
-    counts = Counter(names)
-    unique = list(names)
-    for i, name in enumerate(names):
-        if counts[name] > 1:
-            extra = next((lem for lem in lemmas[i][1:] if lem != name), wnids[i])
-            unique[i] = f"{name} ({extra})"
-    if len(set(unique)) != len(unique):  # pragma: no cover - the data would have to change
-        unique = [f"{n} ({w})" if counts[n] > 1 else n for n, w in zip(names, wnids, strict=True)]
-    return unique
+def parse_table(text: str, source: str = TABLE) -> tuple[Synset, ...]:
+    """The classes in ``text`` (the ``synsets.tsv`` format); DataError naming the line if wrong."""
+    lines = text.splitlines()
+    if not lines or tuple(lines[0].split("\t")) != COLUMNS:
+        raise DataError(f"{source}: header must be {' '.join(COLUMNS)} (tab-separated)")
+    rows = [
+        _row(line.split("\t"), f"{source} line {n}", n - 2)
+        for n, line in enumerate(lines[1:], start=2)
+    ]
+    wnids = [s.wnid for s in rows]
+    if len(rows) != N_CLASSES or wnids != sorted(set(wnids)) or wnids[0] != FIRST_WNID:
+        raise DataError(f"{source}: expected {N_CLASSES} unique wnids in sorted order")
+    if len({s.name for s in rows}) != N_CLASSES:
+        raise DataError(f"{source}: display names must be unique")
+    return tuple(rows)
 
 
 @cache
 def all_synsets() -> tuple[Synset, ...]:
     """The 1000 classes in sorted-wnid order, validated on load."""
-    info = _package_dir("timm") / "data" / "_info"
-    wnids_file = info / "imagenet_synsets.txt"
+    table = resources.files("ilsvrc_bench").joinpath(TABLE)
     try:
-        wnids = [w.strip() for w in wnids_file.read_text(encoding="utf-8").split() if w.strip()]
+        text = table.read_text(encoding="utf-8")
     except OSError as exc:
-        raise DataError(f"{wnids_file}: cannot read the ImageNet wnids ({exc.strerror})") from exc
-    if len(wnids) != N_CLASSES or wnids != sorted(set(wnids)) or wnids[0] != FIRST_WNID:
-        raise DataError(f"{wnids_file}: expected 1000 sorted unique wnids, got {len(wnids)}")
-    lemma_text = _read_tsv(info / "imagenet_synset_to_lemma.txt")
-    glosses = _read_tsv(info / "imagenet_synset_to_definition.txt")
-    lemmas = [tuple(x.strip() for x in lemma_text.get(w, w).split(",") if x.strip()) for w in wnids]
-    names = _torchvision_names() or [lem[0] for lem in lemmas]
-    names = _unique_names(names, wnids, lemmas)
-    return tuple(
-        Synset(class_index=i, wnid=w, name=names[i], lemmas=lemmas[i], gloss=glosses.get(w, ""))
-        for i, w in enumerate(wnids)
-    )
+        raise DataError(f"{table}: cannot read the class table ({exc.strerror})") from exc
+    return parse_table(text, str(table))
 
 
 @cache
