@@ -88,8 +88,8 @@ def _row(point: Any, recipe_top1: float) -> dict[str, Any]:
 @root_option
 @runs_dir_option
 @click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda|cuda:N|mps")
-@click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option("--workers", type=click.IntRange(min=0), default=None, help="Decoding workers.")
+@click.option("-b", "--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("-j", "--workers", type=click.IntRange(min=0), default=None, help="Decoding workers.")
 @click.option(
     "--limit",
     type=click.IntRange(min=1),

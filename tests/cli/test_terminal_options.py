@@ -34,6 +34,13 @@ def test_every_command_accepts_the_terminal_options(path: list[str]) -> None:
     assert result.exit_code == 0, result.output
 
 
+@pytest.mark.parametrize("path", _all_commands(), ids=" ".join)
+def test_batch_size_and_workers_have_their_short_forms(path: list[str]) -> None:
+    opts = [set(getattr(p, "opts", ())) for p in _command(path).params]
+    for long, short in (("--batch-size", "-b"), ("--workers", "-j")):
+        assert all(short in o for o in opts if long in o), f"{long} without {short}"
+
+
 @pytest.mark.parametrize(
     "args",
     [
