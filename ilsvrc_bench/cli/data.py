@@ -11,6 +11,7 @@ import click
 
 from ilsvrc_bench import output
 from ilsvrc_bench.cli.cache import cache_command
+from ilsvrc_bench.cli.canary_view import canary_options
 from ilsvrc_bench.cli.options import data_option, format_option, output_option, root_option
 
 if TYPE_CHECKING:
@@ -298,14 +299,33 @@ def info(root: Path | None, data: str | None, fmt: str, output_path: Path | None
 
 @data.command()
 @click.option("--decode", is_flag=True, help="Also decode every image (CMYK, grayscale, non-JPEG).")
+@canary_options
 @root_option
 @data_option
 @format_option()
 @output_option
-def verify(
-    root: Path | None, data: str | None, decode: bool, fmt: str, output_path: Path | None
+def verify(  # noqa: PLR0917 - one parameter per click option
+    root: Path | None,
+    data: str | None,
+    decode: bool,
+    canary: str | None,
+    canary_images: int,
+    canary_expect: float | None,
+    canary_weights: str | None,
+    device: str,
+    fmt: str,
+    output_path: Path | None,
 ) -> None:
-    """Check every image against the manifest (size, SHA-256); exit 3 if any fails."""
+    """Check every image against the manifest (size, SHA-256); exit 3 if any fails.
+
+    With --canary [MODEL], a model of known accuracy then scores a class-stratified subset;
+    exit 3 if the data scores significantly below the published accuracy, with the usual
+    suspect (label order, shift by one, channel order, resize rule) that explains it best.
+
+    \b
+    ilsvrc-bench data verify --canary
+    ilsvrc-bench data verify --canary model.onnx --canary-expect 68.3 --canary-images 2000
+    """
     from ilsvrc_bench.data import open_dataset
     from ilsvrc_bench.data.verify import verify as verify_dataset
     from ilsvrc_bench.errors import DataError
@@ -314,7 +334,7 @@ def verify(
     with progress_bars() as progress:
         report = verify_dataset(ds, decode=decode, progress=progress)
     rows = [{"path": f.path, "kind": f.kind, "detail": f.detail} for f in report.findings]
-    if rows or fmt in ("json", "csv"):
+    if rows or (fmt in ("json", "csv") and canary is None):
         output.emit(rows, fmt=fmt, columns=["path", "kind", "detail"], output=output_path)
     notes = len(report.findings) - len(report.errors)
     output.info(
@@ -326,6 +346,31 @@ def verify(
             f"{ds.path}: {len(report.errors)} of {report.n_checked} images failed verification "
             f"(first: {report.errors[0].path}, {report.errors[0].kind})"
         )
+    if canary is not None:
+        from ilsvrc_bench.cli.canary_view import run_and_show
+
+        verdict = run_and_show(
+            ds,
+            model=canary,
+            n_images=canary_images,
+            expect=canary_expect,
+            weights=canary_weights,
+            device=device,
+            fmt=fmt,
+            output_path=output_path,
+        )
+        if not verdict.ok:
+            best = verdict.best
+            why = (
+                f"best explanation: {best.name} ({best.detail}: {best.top1:.2f}%)"
+                if best is not None
+                else "none of the usual suspects explains it"
+            )
+            raise DataError(
+                f"{ds.path}: the canary {verdict.model} scores {verdict.top1:.2f}% top-1 "
+                f"(95% CI {verdict.ci[0]:.2f}-{verdict.ci[1]:.2f}), below the published "
+                f"{verdict.expected_top1:.3f}%; {why}"
+            )
 
 
 @data.command()
