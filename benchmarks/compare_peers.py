@@ -103,7 +103,9 @@ def run_torchvision(args: argparse.Namespace) -> dict[str, Any]:
 
 def run_timm(args: argparse.Namespace) -> dict[str, Any]:
     import torch
-    from timm.data import create_dataset, create_loader, resolve_data_config
+    from timm.data.config import resolve_data_config
+    from timm.data.dataset_factory import create_dataset
+    from timm.data.loader import create_loader
 
     model, weights = _build_model(args.arch)
     device = torch.device("cpu")

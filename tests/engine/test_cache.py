@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,19 +30,19 @@ def sample(tmp_path: Path):
     return open_dataset("sample", root=make_sample_root(tmp_path))
 
 
-def _direct(dataset, prep: Preprocessing, protocol: str = "center") -> list:
+def _direct(dataset, prep: Preprocessing, protocol: str = "center") -> list[Any]:
     views = ImageViews(dataset, dataset.records, prep, protocol)
     return [views[i] for i in range(len(views))]
 
 
-def _cached(target: caches.CachePlan, dataset) -> list:
+def _cached(target: caches.CachePlan, dataset) -> list[Any]:
     opened = caches.open_complete(target)
     assert opened is not None
     views = opened.for_records(dataset.records)
     return [views[i] for i in range(len(views))]
 
 
-def _assert_same(a: list, b: list) -> None:
+def _assert_same(a: list[Any], b: list[Any]) -> None:
     assert len(a) == len(b)
     for (i1, v1, ok1, e1), (i2, v2, ok2, e2) in zip(a, b, strict=True):
         assert (i1, ok1, e1) == (i2, ok2, e2)
@@ -147,7 +148,7 @@ def _predictions(result) -> np.ndarray:
     import pandas as pd
 
     table = pd.read_parquet(result.run_dir / "predictions.parquet")
-    return np.concatenate([np.stack(table["pred"]), np.stack(table["prob"])], axis=1)
+    return np.concatenate([np.stack(list(table["pred"])), np.stack(list(table["prob"]))], axis=1)
 
 
 def test_eval_with_and_without_the_cache_gives_identical_predictions(sample, tmp_path) -> None:

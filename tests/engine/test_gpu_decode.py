@@ -52,7 +52,7 @@ def _cpu_decode(encoded: list[torch.Tensor], device: torch.device) -> list[torch
 
 
 def _items(blobs: list[bytes], prep: Preprocessing, protocol: str) -> EncodedBatch:
-    items = []
+    items: list[tuple[int, torch.Tensor | None, torch.Tensor | None, bool, str]] = []
     for i, data in enumerate(blobs):
         if gpu_decodable(data):
             items.append((i, torch.frombuffer(bytearray(data), dtype=torch.uint8), None, True, ""))
