@@ -141,7 +141,8 @@ class _RichProgress:
     multiple=True,
     required=True,
     metavar="MODEL",
-    help="Model reference (torchvision name, timm:NAME, file.onnx, module:factory); repeatable.",
+    help="Model reference (torchvision name, timm:NAME, file.onnx, file.tflite, module:factory); "
+    "repeatable.",
 )
 @weights_option
 @data_option

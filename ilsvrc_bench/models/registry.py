@@ -42,6 +42,7 @@ BUILTIN_SOURCES: tuple[tuple[str, str], ...] = (
     ("torchvision", f"{_MODELS}.torchvision_adapter:SOURCE"),
     ("timm", f"{_MODELS}.timm_adapter:SOURCE"),
     ("onnx", f"{_MODELS}.onnx_adapter:SOURCE"),
+    ("tflite", f"{_MODELS}.tflite_adapter:SOURCE"),
     ("plugin", f"{_MODELS}.factory:PLUGINS"),
     ("factory", f"{_MODELS}.factory:FACTORIES"),
 )

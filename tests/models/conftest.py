@@ -72,3 +72,15 @@ def user_code(monkeypatch: pytest.MonkeyPatch) -> str:
     """The plugin package importable as plain user code (for module:factory references)."""
     monkeypatch.syspath_prepend(str(PLUGIN_SRC))
     return "ilsvrc_test_plugin"
+
+
+@pytest.fixture
+def real_tflite() -> Path:
+    """The real uint8 MobileNet V1 0.5/160 TFLite model; skips when absent or without LiteRT."""
+    from tests.conftest import REALDATA
+
+    pytest.importorskip("ai_edge_litert")
+    path = REALDATA / "models" / "mobilenet_v1_0.5_160_quant.tflite"
+    if not path.is_file():
+        pytest.skip(f"real TFLite model not available at {path}")
+    return path
