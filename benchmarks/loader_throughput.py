@@ -148,10 +148,11 @@ def main() -> None:
                 ),
                 load=lambda s, device: _Loaded(s, _model(args.arch).to(device).eval(), device),
             )
-        t = result.record.timings or {}
+        t = result.record.timings
+        assert t is not None
         print(
-            f"{workers:>7} {t['images_per_second']:>9.1f} {t['data_wait_share']:>9.1%} "
-            f"{t['compute_share']:>8.1%}  {result.record.device['name']}",
+            f"{workers:>7} {t.images_per_second or 0:>9.1f} {t.data_wait_share or 0:>9.1%} "
+            f"{t.compute_share or 0:>8.1%}  {result.record.device.name}",
             flush=True,
         )
 

@@ -58,6 +58,12 @@ class DeviceError(IlsvrcBenchError):
     exit_code = ExitCode.RUNTIME
 
 
+class OutputError(IlsvrcBenchError):
+    """A file the user asked for (``-o``, ``--junit``, ``--summary``, ``--plot``) is unwritable."""
+
+    exit_code = ExitCode.RUNTIME
+
+
 class RunError(IlsvrcBenchError):
     """A run record or runs directory cannot be read or written."""
 

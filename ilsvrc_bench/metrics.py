@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from statistics import NormalDist
 
 import numpy as np
 import numpy.typing as npt
@@ -36,8 +37,18 @@ def correct_at_k(labels: npt.ArrayLike, predictions: npt.ArrayLike, k: int) -> n
     return hits
 
 
+def z_for_level(level: float) -> float:
+    """The two-sided normal quantile of a confidence ``level`` (1.96 for 0.95)."""
+    if not 0 < level < 1:
+        raise ValueError(f"confidence level must be between 0 and 1, got {level}")
+    if level == 0.95:
+        return WILSON_Z95
+    return NormalDist().inv_cdf(0.5 + level / 2)
+
+
 def wilson_interval(successes: int, n: int, z: float = WILSON_Z95) -> tuple[float, float]:
-    """95% Wilson score interval for a proportion, in percent. ``(nan, nan)`` when ``n == 0``."""
+    """Wilson score interval for a proportion, in percent (95% by default; ``z`` from
+    :func:`z_for_level` for another level). ``(nan, nan)`` when ``n == 0``."""
     if n <= 0:
         return (math.nan, math.nan)
     p = successes / n

@@ -17,6 +17,7 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from ilsvrc_bench import serialize
 
@@ -64,15 +65,27 @@ def err() -> Console:
     return _consoles["err"]
 
 
+def _line(prefix: str, style: str, message: str) -> Text:
+    """``prefix: message`` with only the prefix styled; the message is never read as markup."""
+    return Text.assemble((f"{prefix}:", style), " ", message) if prefix else Text(message)
+
+
 def info(message: str) -> None:
-    """A progress or status line on stderr (hidden by ``--quiet``)."""
-    err().print(message)
+    """A progress or status line on stderr (hidden by ``--quiet``), printed verbatim."""
+    err().print(Text(message), soft_wrap=True)
 
 
 def warn(message: str) -> None:
-    """A warning on stderr; shown even with ``--quiet``."""
+    """A warning on stderr; shown even with ``--quiet``. Printed verbatim, never wrapped."""
     Console(stderr=True, no_color=not _settings.color, highlight=False).print(
-        f"[yellow]warning:[/] {message}"
+        _line("warning", "yellow", message), soft_wrap=True
+    )
+
+
+def error(message: str) -> None:
+    """An error line on stderr (shown even with ``--quiet``), printed verbatim."""
+    Console(stderr=True, no_color=not _settings.color, highlight=False).print(
+        _line("error", "bold red", message), soft_wrap=True
     )
 
 
@@ -86,6 +99,13 @@ def _cell(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(_cell(v) for v in value) + "]"
     return str(value)
+
+
+def interval(lo: float | None, hi: float | None) -> str:
+    """A confidence interval as table text, ``[lo, hi]`` to two decimals; empty if unknown."""
+    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
+        return ""
+    return f"[{lo:.2f}, {hi:.2f}]"
 
 
 def to_json(data: Any) -> str:
@@ -139,11 +159,16 @@ def to_table(
     caption: str | None = None,
 ) -> Table:
     headers = headers or {}
-    table = Table(title=title, caption=caption, caption_justify="left")
+    table = Table(
+        title=None if title is None else Text(title),
+        caption=None if caption is None else Text(caption),
+        caption_justify="left",
+    )
     for c in columns:
-        table.add_column(headers.get(c, c), overflow="fold")
+        table.add_column(Text(headers.get(c, c)), overflow="fold")
     for rec in records:
-        table.add_row(*(_cell(rec.get(c)) for c in columns))
+        # cells are data (paths, model names): Text, so "[onnx]" is never read as markup
+        table.add_row(*(Text(_cell(rec.get(c))) for c in columns))
     return table
 
 
@@ -191,12 +216,10 @@ def emit(
 
 
 def write_text(text: str, output: Path | None) -> None:
-    """Write ``text`` to ``output`` (atomically) or to stdout unchanged."""
+    """Write ``text`` to ``output`` (atomically; :class:`OutputError` naming it if that fails)
+    or to stdout unchanged."""
     if output is None:
         out().file.write(text)
         out().file.flush()
         return
-    output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = output.with_name(output.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(output)
+    serialize.atomic_write_text(output, text)

@@ -1,12 +1,21 @@
-"""JSON as ilsvrc-bench writes it everywhere: plain types, NaN as null, numpy scalars as numbers."""
+"""Files as ilsvrc-bench writes them: JSON of plain types (NaN as null), written atomically.
+
+:func:`atomic_write_bytes` is the one writer of every file the tool produces (run records,
+predictions, ``-o``, ``--junit``, ``--summary``): a reader never sees half a file, and an
+operating-system error becomes one of the tool's errors naming the file.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from ilsvrc_bench.errors import IlsvrcBenchError, OutputError
 
 
 def to_plain(value: Any) -> Any:
@@ -31,3 +40,82 @@ def _default(value: Any) -> Any:
 def dumps(value: Any) -> str:
     """Stable, indented JSON text ending in a newline."""
     return json.dumps(to_plain(value), indent=2, default=_default) + "\n"
+
+
+def _fsync_dir(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _reason(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
+def atomic_write_bytes(
+    path: Path,
+    data: bytes,
+    *,
+    append: bool = False,
+    make_parents: bool = True,
+    error: type[IlsvrcBenchError] = OutputError,
+) -> None:
+    """Write ``data`` to ``path`` durably: temp file, fsync, rename, fsync the directory.
+
+    ``append`` keeps what ``path`` already holds and adds ``data`` after it. Missing parent
+    folders are made when ``make_parents``. Any :class:`OSError` (disk full, permission, a
+    folder in the way) raises ``error`` naming the file and the reason; an existing ``path`` is
+    then untouched.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        if make_parents:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        if append and path.exists():
+            data = path.read_bytes() + data
+        with tmp.open("wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        tmp.replace(path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise error(f"cannot write {path}: {_reason(exc)}") from exc
+    _fsync_dir(path.parent)
+
+
+def atomic_write_text(
+    path: Path,
+    text: str,
+    *,
+    append: bool = False,
+    error: type[IlsvrcBenchError] = OutputError,
+) -> None:
+    """:func:`atomic_write_bytes` of UTF-8 text."""
+    atomic_write_bytes(path, text.encode("utf-8"), append=append, error=error)
+
+
+def check_writable(path: Path, *, error: type[IlsvrcBenchError] = OutputError) -> None:
+    """Raise ``error`` naming ``path`` and the reason if a file could not be written there.
+
+    Called before long work starts, so an unwritable ``-o`` fails in a second, not after an
+    hour. Nothing is left behind: a probe file is made and removed in the target folder.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise error(f"cannot write {path}: it is a directory")
+    parent = path.parent
+    existing = parent
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise error(f"cannot write {path}: {existing} is not a directory")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise error(f"cannot write {path}: permission denied")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise error(f"cannot write {path}: {existing} is not writable (permission denied)")

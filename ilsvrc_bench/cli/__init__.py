@@ -37,7 +37,7 @@ class CliError(click.ClickException):
         self.exit_code = exit_code  # type: ignore[misc]
 
     def show(self, file: Any = None) -> None:
-        output.err().print(f"[bold red]error:[/] {click.unstyle(self.format_message())}")
+        output.error(click.unstyle(self.format_message()))
 
 
 TERMINAL = "ilsvrc_bench.terminal"

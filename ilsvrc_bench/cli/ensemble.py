@@ -11,6 +11,20 @@ from ilsvrc_bench import output
 from ilsvrc_bench.cli.options import format_option, output_option, root_option, runs_dir_option
 
 COLUMNS = ("model", "role", "protocol", "n_images", "top1_acc", "top1_ci", "top5_acc", "run_id")
+JSON_COLUMNS = (
+    "model",
+    "role",
+    "protocol",
+    "n_images",
+    "top1_correct",
+    "top1_acc",
+    "ci_level",
+    "top1_ci_lo",
+    "top1_ci_hi",
+    "top5_acc",
+    "run_id",
+    "mcnemar_p_vs_best",
+)
 HEADERS = {
     "top1_acc": "top-1 %",
     "top1_ci": "top-1 95% CI",
@@ -20,17 +34,9 @@ HEADERS = {
 
 
 def _row(record: Any, role: str) -> dict[str, Any]:
-    m = record.metrics or {}
-    return {
-        "model": record.model.get("name"),
-        "role": role,
-        "protocol": record.protocol,
-        "n_images": m.get("n_images"),
-        "top1_acc": m.get("top1_acc"),
-        "top1_ci": m.get("top1_ci"),
-        "top5_acc": m.get("top5_acc"),
-        "run_id": record.run_id,
-    }
+    """The run record's row, with its role and the interval as text for tables."""
+    row: dict[str, Any] = record.row()
+    return {**row, "role": role, "top1_ci": output.interval(row["top1_ci_lo"], row["top1_ci_hi"])}
 
 
 @click.command("ensemble")
@@ -76,8 +82,7 @@ def ensemble(  # noqa: PLR0917 - one parameter per click option
     if fmt in ("json", "csv"):
         for row in rows:
             row["mcnemar_p_vs_best"] = result.mcnemar_vs_best if row["role"] == "ensemble" else None
-        columns: tuple[str, ...] = (*COLUMNS, "mcnemar_p_vs_best")
-        output.emit(rows, fmt=fmt, columns=columns, output=output_path)
+        output.emit(rows, fmt=fmt, columns=JSON_COLUMNS, output=output_path)
         return
     output.emit(
         rows,

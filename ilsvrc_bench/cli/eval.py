@@ -37,29 +37,6 @@ COLUMNS = (
     "reused_images",
     "run_id",
 )
-JSON_COLUMNS = (
-    "model",
-    "model_ref",
-    "weights",
-    "data",
-    "protocol",
-    "precision",
-    "device",
-    "n_images",
-    "top1_acc",
-    "top5_acc",
-    "top1_err",
-    "top5_err",
-    "top1_ci",
-    "top5_ci",
-    "mean_per_class_acc",
-    "n_unreadable",
-    "unreadable",
-    "images_per_second",
-    "reused_images",
-    "run_id",
-    "run_dir",
-)
 HEADERS = {
     "top1_acc": "top-1 %",
     "top5_acc": "top-5 %",
@@ -267,6 +244,7 @@ def eval_command(  # noqa: PLR0917 - one parameter per click option
       ilsvrc-bench eval -m alexnet -m vgg16 --device cuda --precision bf16 --format json
       ilsvrc-bench eval -m model.onnx --limit 1000 --protocol 10crop
     """
+    from ilsvrc_bench import runs
     from ilsvrc_bench.engine import EvalOptions, evaluate
 
     options = EvalOptions(
@@ -306,7 +284,7 @@ def eval_command(  # noqa: PLR0917 - one parameter per click option
             output.warn(f"{result.record.run_id}: {warning}")
         unreadable = result.record.unreadable
         for bad in unreadable[:MAX_LISTED]:
-            output.warn(f"unreadable image counted as a miss: {bad['path']}: {bad['error']}")
+            output.warn(f"unreadable image counted as a miss: {bad.path}: {bad.error}")
         if len(unreadable) > MAX_LISTED:
             output.warn(
                 f"... and {len(unreadable) - MAX_LISTED} more unreadable images, all listed in "
@@ -314,7 +292,9 @@ def eval_command(  # noqa: PLR0917 - one parameter per click option
             )
         rows.append(result.summary())
     fmt = fmt.lower()
-    columns = JSON_COLUMNS if fmt in ("json", "csv") else COLUMNS
+    columns = runs.ROW_COLUMNS if fmt in ("json", "csv") else COLUMNS
+    if fmt not in ("json", "csv"):
+        rows = [{**r, "top1_ci": output.interval(r["top1_ci_lo"], r["top1_ci_hi"])} for r in rows]
     caption = None
     n_bad = sum(r["n_unreadable"] or 0 for r in rows)
     if n_bad:

@@ -42,7 +42,7 @@ def _hierarchies(frame: pd.DataFrame, root: Path | None) -> dict[str, Mapping[st
 
     found: dict[str, Mapping[str, str]] = {}
     for r in frame.to_dict("records"):
-        data_path = runs.read_record(Path(r["run_dir"])).data.get("path")
+        data_path = runs.read_record(Path(r["run_dir"])).data.path
         kit = (devkit.load_devkit(Path(data_path)) if data_path else None) or devkit.seen_devkit(
             root
         )
@@ -154,6 +154,7 @@ def report(  # noqa: PLR0917 (one parameter per click option)
         model=model_filter,
         data=data_filter,
         protocol=protocol_filter,
+        on_skip=output.warn,
     )
     if robustness:
         from ilsvrc_bench.cli.robustness_view import emit_robustness

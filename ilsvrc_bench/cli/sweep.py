@@ -49,7 +49,7 @@ HEADERS = {
 
 def _row(point: Any, recipe_top1: float) -> dict[str, Any]:
     rec = point.result.record
-    m, prep = rec.metrics or {}, rec.preprocessing
+    flat, prep = rec.row(), rec.preprocessing
     if point.is_recipe:
         verdict = "model's recipe"
     else:
@@ -60,12 +60,12 @@ def _row(point: Any, recipe_top1: float) -> dict[str, Any]:
         "crop_size": prep["crop_size"],
         "interpolation": prep["interpolation"],
         "antialias": prep["antialias"],
-        "n_images": m.get("n_images"),
-        "top1_acc": m.get("top1_acc"),
-        "top1_ci": m.get("top1_ci"),
-        "top5_acc": m.get("top5_acc"),
-        "top5_ci": m.get("top5_ci"),
-        "delta_top1": None if point.is_recipe else m.get("top1_acc", 0.0) - recipe_top1,
+        "n_images": flat["n_images"],
+        "top1_acc": flat["top1_acc"],
+        "top1_ci": [flat["top1_ci_lo"], flat["top1_ci_hi"]],
+        "top5_acc": flat["top5_acc"],
+        "top5_ci": [flat["top5_ci_lo"], flat["top5_ci_hi"]],
+        "delta_top1": None if point.is_recipe else flat["top1_acc"] - recipe_top1,
         "mcnemar_p": point.mcnemar_p,
         "verdict": verdict,
         "run_id": rec.run_id,
@@ -157,7 +157,7 @@ def sweep_command(  # noqa: PLR0917 - one parameter per click option
         options=options,
         progress=_RichProgress(),
     )
-    recipe_top1 = (points[0].result.record.metrics or {}).get("top1_acc", 0.0)
+    recipe_top1 = points[0].result.record.final_metrics.top1_acc
     rows = [_row(p, recipe_top1) for p in points]
     output.emit(
         rows,

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from ilsvrc_bench import metrics
+from ilsvrc_bench import metrics, runs
 from ilsvrc_bench.engine.store import Rows
 
 N_CLASSES = 1000
@@ -20,7 +20,7 @@ def _block(labels: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
     per5 = metrics.per_class_accuracy(labels, metrics.correct_at_k(labels, pred, 5), N_CLASSES)
     present = ~np.isnan(per1)
     return {
-        **acc.as_dict(),
+        "n_images": acc.n_images,
         "top1_correct": acc.top1_correct,
         "top5_correct": acc.top5_correct,
         "mean_per_class_acc": float(per1[present].mean()) if present.any() else None,
@@ -28,23 +28,24 @@ def _block(labels: np.ndarray, pred: np.ndarray) -> dict[str, Any]:
     }
 
 
-def compute_metrics(rows: Rows, records: Sequence[Any]) -> dict[str, Any]:
+def compute_metrics(rows: Rows, records: Sequence[Any]) -> runs.Metrics:
     """The run record's ``metrics``; ``rows`` and ``records`` are both in manifest order.
 
     Unreadable images stay in the denominator as misses (their predictions are -1).
     """
     labels = np.array([r.class_index for r in records], dtype=np.int64)
     blacklisted = np.array([r.blacklisted for r in records], dtype=bool)
-    result = _block(labels, rows.pred)
-    result["n_unreadable"] = int((~rows.readable).sum())
+    excluded = None
     if blacklisted.any():
         keep = ~blacklisted
-        excluded = _block(labels[keep], rows.pred[keep])
-        excluded["n_blacklisted"] = int(blacklisted.sum())
-        result["blacklist_excluded"] = excluded
-    else:
-        result["blacklist_excluded"] = None
-    return result
+        excluded = runs.BlacklistExcluded(
+            **_block(labels[keep], rows.pred[keep]), n_blacklisted=int(blacklisted.sum())
+        )
+    return runs.Metrics(
+        **_block(labels, rows.pred),
+        n_unreadable=int((~rows.readable).sum()),
+        blacklist_excluded=excluded,
+    )
 
 
 def label_order_warning(rows: Rows, records: Sequence[Any], dataset: Any) -> str | None:
@@ -65,11 +66,11 @@ def label_order_warning(rows: Rows, records: Sequence[Any], dataset: Any) -> str
     return verdict.message
 
 
-def unreadable_list(rows: Rows, records: Sequence[Any]) -> list[dict[str, Any]]:
-    """``[{"index", "path", "error"}]`` for every image that could not be read."""
+def unreadable_list(rows: Rows, records: Sequence[Any]) -> tuple[runs.UnreadableImage, ...]:
+    """Every image that could not be read: its manifest row, path and error."""
     paths = {r.index: r.path for r in records}
-    return [
-        {"index": int(i), "path": paths.get(int(i)), "error": e}
+    return tuple(
+        runs.UnreadableImage(index=int(i), path=paths.get(int(i)), error=str(e))
         for i, ok, e in zip(rows.index.tolist(), rows.readable.tolist(), rows.errors, strict=True)
         if not ok
-    ]
+    )

@@ -78,11 +78,11 @@ def check_compatible(members: Sequence[Member]) -> None:
     for m in members[1:]:
         a, b = first.record, m.record
         for key in ("manifest_sha256", "subset_sha256"):
-            if a.data.get(key) != b.data.get(key):
+            if getattr(a.data, key) != getattr(b.data, key):
                 what = "data" if key == "manifest_sha256" else "--limit subset"
                 raise DataError(
-                    f"different {what}: {a.run_id} on {a.data.get('name')}, {b.run_id} on "
-                    f"{b.data.get('name')}; an ensemble needs runs on the same images"
+                    f"different {what}: {a.run_id} on {a.data.name}, {b.run_id} on "
+                    f"{b.data.name}; an ensemble needs runs on the same images"
                 )
         if a.protocol != b.protocol:
             raise ModelError(
@@ -144,7 +144,7 @@ def build_ensemble(
     record, run_dir = _write(members, rows, images, runs_dir=runs_dir, name=name)
     labels = table["label"].to_numpy(np.int64)
     ours = metrics.correct_at_k(labels, pred, 1)
-    best = max(members, key=lambda m: (m.record.metrics or {}).get("top1_acc") or 0.0)
+    best = max(members, key=lambda m: m.record.final_metrics.top1_acc)
     theirs = metrics.correct_at_k(labels, np.stack(best.table["pred"].to_list()), 1)
     p_value = metrics.mcnemar_exact(int((ours & ~theirs).sum()), int((~ours & theirs).sum()))
     return EnsembleResult(
@@ -165,7 +165,7 @@ def _write(
     name: str | None,
 ) -> tuple[runs.RunRecord, Path]:
     recs = [m.record for m in members]
-    names = [str(r.model.get("name")) for r in recs]
+    names = [r.model.name for r in recs]
     label = name or "ensemble(" + "+".join(names) + ")"
     key = hashlib.sha256(
         json.dumps({"ensemble": sorted(r.run_key for r in recs)}).encode()
@@ -183,31 +183,30 @@ def _write(
         run_id=run_dir.name,
         status=runs.STATUS_COMPLETE,
         created_at=created,
-        command=["ilsvrc-bench", "ensemble", *(r.run_id for r in recs)],
-        model={
-            "name": label,
-            "source": "ensemble",
-            "architecture": "ensemble",
-            "ref": "ensemble:" + ",".join(r.run_id for r in recs),
-            "members": [
-                {"run_id": r.run_id, "name": r.model.get("name"), "ref": r.model.get("ref")}
+        command=("ilsvrc-bench", "ensemble", *(r.run_id for r in recs)),
+        model=runs.ModelInfo(
+            name=label,
+            source="ensemble",
+            architecture="ensemble",
+            ref="ensemble:" + ",".join(r.run_id for r in recs),
+            members=tuple(
+                runs.EnsembleMember(run_id=r.run_id, name=r.model.name, ref=r.model.ref)
                 for r in recs
-            ],
-            "combine": "mean of softmax probabilities",
-        },
-        weights={
-            "name": "ensemble of " + ", ".join(str(r.weights.get("name")) for r in recs),
-            "path": None,
-            "sha256": hashlib.sha256(
-                "".join(str(r.weights.get("sha256")) for r in recs).encode()
+            ),
+            combine="mean of softmax probabilities",
+        ),
+        weights=runs.WeightsIdentity(
+            name="ensemble of " + ", ".join(r.weights.name for r in recs),
+            sha256=hashlib.sha256(
+                "".join(str(r.weights.sha256) for r in recs).encode()
             ).hexdigest(),
-            "random": any(bool(r.weights.get("random")) for r in recs),
-        },
-        data=dict(recs[0].data),
+            random=any(r.weights.random for r in recs),
+        ),
+        data=recs[0].data,
         preprocessing=preps[0] if all(p == preps[0] for p in preps) else {"members": preps},
         protocol=recs[0].protocol,
         precision=_common([r.precision for r in recs]),
-        device={"type": "none", "name": "stored outputs"},
+        device=runs.DeviceInfo(type="none", name="stored outputs"),
         batch_size=0,
         workers=0,
         channels_last=False,
@@ -217,7 +216,7 @@ def _write(
         finished_at=created,
         metrics=accounting.compute_metrics(rows, images),
         unreadable=accounting.unreadable_list(rows, images),
-        notes=["ensemble of " + ", ".join(r.run_id for r in recs) + " (mean probabilities)"],
+        notes=("ensemble of " + ", ".join(r.run_id for r in recs) + " (mean probabilities)",),
     )
     table = runs.predictions_table(
         index=rows.index,

@@ -47,27 +47,4 @@ class EvalResult:
 
     def summary(self) -> dict[str, Any]:
         """The flat row the CLI prints (``--format json`` gives a list of these)."""
-        rec, m = self.record, self.record.metrics or {}
-        return {
-            "model": rec.model.get("name"),
-            "model_ref": rec.model.get("ref"),
-            "weights": rec.weights.get("name"),
-            "data": rec.data.get("name"),
-            "protocol": rec.protocol,
-            "precision": rec.precision,
-            "device": rec.device.get("name"),
-            "n_images": m.get("n_images"),
-            "top1_acc": m.get("top1_acc"),
-            "top5_acc": m.get("top5_acc"),
-            "top1_err": m.get("top1_err"),
-            "top5_err": m.get("top5_err"),
-            "top1_ci": m.get("top1_ci"),
-            "top5_ci": m.get("top5_ci"),
-            "mean_per_class_acc": m.get("mean_per_class_acc"),
-            "n_unreadable": m.get("n_unreadable"),
-            "unreadable": [u["path"] for u in rec.unreadable],
-            "images_per_second": (rec.timings or {}).get("images_per_second"),
-            "reused_images": rec.reused_images,
-            "run_id": rec.run_id,
-            "run_dir": str(self.run_dir),
-        }
+        return self.record.row(run_dir=str(self.run_dir))

@@ -99,7 +99,7 @@ def evaluate_specs(
         "n_images": len(records),
         "limit": options.limit,
         "subset_sha256": subset_sha,
-        "class_subset": list(class_subset) if class_subset else None,
+        "class_subset": tuple(class_subset) if class_subset else None,
     }
     results: list[EvalResult] = []
     for group in groups.values():
@@ -311,19 +311,20 @@ def _open_run(
         run_id=run_dir.name,
         status=runs.STATUS_RUNNING,
         created_at=created or runs.utc_now(),
-        command=list(options.command),
-        model=serialize.to_plain({**spec.to_dict(), "ref": ref}),
-        weights={
-            "name": spec.weights.name,
-            "path": spec.weights.path,
-            "sha256": weights_sha,
-            "random": spec.weights.is_random,
-        },
-        data=dict(data_info),
+        command=tuple(options.command),
+        model=runs.ModelInfo.from_spec(spec, ref=ref),
+        weights=runs.WeightsIdentity(
+            name=spec.weights.name,
+            sha256=weights_sha,
+            path=spec.weights.path,
+            url=spec.weights.url,
+            random=spec.weights.is_random,
+        ),
+        data=runs.DataIdentity(**data_info),
         preprocessing=serialize.to_plain({**asdict(prep), **_decoder(options)}),
         protocol=options.protocol,
         precision=options.precision,
-        device=devices.device_info(device),
+        device=runs.DeviceInfo(**devices.device_info(device)),
         batch_size=options.batch_size,
         workers=options.workers,
         channels_last=bool(options.channels_last),
@@ -413,13 +414,13 @@ def _finish(
     warning = accounting.label_order_warning(rows, ordered, dataset)
     wall = stats.wall_s
     fresh = run.scorer.n_scored
-    timings = {
-        "wall_s": round(wall, 3),
-        "images_per_second": round(fresh / wall, 2) if wall > 0 and fresh else None,
-        "data_wait_share": round(stats.data_wait_s / wall, 4) if wall > 0 else None,
-        "compute_share": round(run.scorer.compute_s / wall, 4) if wall > 0 else None,
-        "images_this_process": fresh,
-    }
+    timings = runs.Timings(
+        wall_s=round(wall, 3),
+        images_per_second=round(fresh / wall, 2) if wall > 0 and fresh else None,
+        data_wait_share=round(stats.data_wait_s / wall, 4) if wall > 0 else None,
+        compute_share=round(run.scorer.compute_s / wall, 4) if wall > 0 else None,
+        images_this_process=fresh,
+    )
     record = replace(
         run.record,
         status=runs.STATUS_COMPLETE,
@@ -429,7 +430,7 @@ def _finish(
         unreadable=accounting.unreadable_list(rows, subset),
         timings=timings,
         reused_images=run.store.n_reused,
-        notes=run.notes + group_notes + ([warning] if warning else []),
+        notes=tuple(run.notes + group_notes + ([warning] if warning else [])),
     )
     runs.write_record(run.run_dir, record)
     warnings = (warning,) if warning else ()

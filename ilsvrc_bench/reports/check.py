@@ -6,10 +6,13 @@ sides have:
 
 - ``mcnemar``: both are runs with per-image predictions on the same images; McNemar's exact
   test on the images where exactly one of the two is right (the flipped images, all listed).
-- ``interval``: only aggregate numbers; the 95% interval of the difference of two independent
-  proportions built from the two Wilson intervals (Newcombe's hybrid score method) lies below 0.
+- ``interval``: only aggregate numbers; the ``1 - alpha`` interval of the difference of two
+  independent proportions built from the two Wilson intervals (Newcombe's hybrid score method)
+  lies below 0.
 - ``reference``: the baseline is a published figure (50,000 val images, taken as exact); the
-  reference lies above the candidate's 95% Wilson interval.
+  reference lies above the candidate's ``1 - alpha`` Wilson interval.
+
+Intervals are computed from hit counts at level ``1 - alpha``.
 
 Comparisons that mean nothing are refused: different data raises :class:`DataError` (exit 3),
 a different protocol or preprocessing raises :class:`ModelError` (exit 4); each says which.
@@ -25,9 +28,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ilsvrc_bench.errors import DataError, ModelError
+from ilsvrc_bench.errors import DataError, ModelError, UsageError
 from ilsvrc_bench.metrics import correct_at_k, mcnemar_exact
-from ilsvrc_bench.reports.sides import Metric, Side
+from ilsvrc_bench.reports.sides import Side
+from ilsvrc_bench.runs import Metric
 
 CENTER_PROTOCOLS = frozenset({"center"})  # runs.RunRecord.protocol of a single centre crop
 FLIPS_COLUMNS = ("path", "label", "baseline_pred", "candidate_pred", "change")
@@ -76,11 +80,23 @@ class Verdict:
             if self.diff_ci is None:
                 return "point estimates only (no image count)"
             lo, hi = self.diff_ci
-            return f"95% CI of the difference [{lo:+.2f}, {hi:+.2f}] pts"
-        ci = self.candidate.ci(self.metric)
+            return f"{self.level_text} CI of the difference [{lo:+.2f}, {hi:+.2f}] pts"
+        ci = self.candidate.ci(self.metric, self.level)
         if ci is None:
             return "no interval (no image count)"
-        return f"candidate 95% CI [{ci[0]:.2f}, {ci[1]:.2f}] vs published {self.baseline_acc:.2f}"
+        return (
+            f"candidate {self.level_text} CI [{ci[0]:.2f}, {ci[1]:.2f}] vs published "
+            f"{self.baseline_acc:.2f}"
+        )
+
+    @property
+    def level(self) -> float:
+        """The confidence level of every interval shown: ``1 - alpha``."""
+        return 1 - self.alpha
+
+    @property
+    def level_text(self) -> str:
+        return f"{100 * self.level:g}%"
 
     def line(self) -> str:
         """The one-line verdict for stdout."""
@@ -105,6 +121,9 @@ class Verdict:
             "n_images": self.n_images,
             "max_drop": self.max_drop,
             "alpha": self.alpha,
+            "ci_level": self.level,
+            "baseline_ci": _list(self.baseline.ci(self.metric, self.level)),
+            "candidate_ci": _list(self.candidate.ci(self.metric, self.level)),
             "significant": self.significant,
             "p_value": self.p_value,
             "diff_ci": list(self.diff_ci) if self.diff_ci else None,
@@ -112,6 +131,10 @@ class Verdict:
             "gained": self.gained,
             "notes": list(self.notes),
         }
+
+
+def _list(ci: tuple[float, float] | None) -> list[float] | None:
+    return None if ci is None else list(ci)
 
 
 def _p(p: float | None) -> str:
@@ -129,6 +152,15 @@ def ensure_comparable(
 ) -> list[str]:
     """Raise when the two sides cannot be compared; return notes on what was not checkable."""
     notes: list[str] = []
+    if (
+        baseline.run_dir is not None
+        and candidate.run_dir is not None
+        and baseline.run_dir.resolve() == candidate.run_dir.resolve()
+    ):
+        raise UsageError(
+            f"baseline and candidate are the same run ({candidate.run_dir.name}); "
+            "nothing to compare"
+        )
     if baseline.kind == "reference":
         if candidate.weights_file is not None:
             notes.append(
@@ -310,7 +342,9 @@ def compare(
         )
     else:
         acc_b, acc_c = baseline.acc(metric), candidate.acc(metric)
-        method, significant, diff_ci = _aggregate_evidence(baseline, candidate, metric, notes)
+        method, significant, diff_ci = _aggregate_evidence(
+            baseline, candidate, metric, notes, level=1 - alpha
+        )
         fields.update(method=method, n_images=candidate.n_images, diff_ci=diff_ci)
     if acc_b - acc_c > max_drop and not significant:
         notes.append("the drop exceeds the tolerance but is within noise; not failing")
@@ -325,11 +359,16 @@ def compare(
 
 
 def _aggregate_evidence(
-    baseline: Side, candidate: Side, metric: Metric, notes: list[str]
+    baseline: Side, candidate: Side, metric: Metric, notes: list[str], *, level: float
 ) -> tuple[str, bool, tuple[float, float] | None]:
     """Method, whether the candidate is significantly worse, and the difference's interval."""
     acc_b, acc_c = baseline.acc(metric), candidate.acc(metric)
-    ci_b, ci_c = baseline.ci(metric), candidate.ci(metric)
+    ci_b, ci_c = baseline.ci(metric, level), candidate.ci(metric, level)
+    for side in (baseline, candidate):
+        if side.kind != "reference" and side.n_images and not side.has_counts:
+            notes.append(
+                f"{side.label} holds no hit counts; derived them from its rounded percentages"
+            )
     if baseline.kind == "reference":
         if candidate.n_images and candidate.n_images < 50000:
             notes.append(

@@ -158,24 +158,24 @@ def fit_line(pairs: Sequence[tuple[float, float]]) -> Fit | None:
 
 def _measured(run_dir: Path) -> tuple[tuple[str, ...], str, Measured]:
     rec = runs.read_record(run_dir)
-    m = rec.metrics or {}
+    m = rec.final_metrics
     key = (
-        str(rec.model.get("ref") or rec.model.get("name")),
-        str(rec.weights.get("name")),
+        rec.model.ref or rec.model.name,
+        rec.weights.name,
         rec.protocol,
         rec.precision,
-        str(rec.weights.get("sha256")),
+        str(rec.weights.sha256),
     )
-    subset = rec.data.get("class_subset")
+    subset = rec.data.class_subset
     measured = Measured(
         run_id=rec.run_id,
-        data=str(rec.data.get("name")),
-        source=str(rec.data.get("source")),
-        top1=float(m["top1_acc"]),
-        ci=(float(m["top1_ci"][0]), float(m["top1_ci"][1])),
+        data=rec.data.name,
+        source=str(rec.data.source),
+        top1=m.top1_acc,
+        ci=m.ci("top1"),
         classes_ranked=len(subset) if subset else 1000,
     )
-    return key, str(rec.model.get("name")), measured
+    return key, rec.model.name, measured
 
 
 def build(frame: pd.DataFrame) -> RobustnessView:

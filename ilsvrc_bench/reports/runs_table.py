@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import fnmatch
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from ilsvrc_bench import history, runs
-from ilsvrc_bench.errors import UsageError
-from ilsvrc_bench.metrics import wilson_interval
+from ilsvrc_bench.errors import RunError, UsageError
 from ilsvrc_bench.reports.rescore import Rescored, rescore
 
 
@@ -31,21 +30,32 @@ def select_runs(
     model: str | None = None,
     data: str | None = None,
     protocol: str | None = None,
+    on_skip: Callable[[str], None] | None = None,
 ) -> pd.DataFrame:
-    """The runs to report (``runs.load_runs`` columns): ``refs`` (ids, prefixes, directories),
-    else every complete run in ``runs_dir``; then filtered (``model``/``data`` take globs)."""
+    """The runs to report (``runs.ROW_COLUMNS``): ``refs`` (ids, prefixes, directories), else
+    every complete run in ``runs_dir``; then filtered (``model``/``data`` take globs).
+
+    A run named in ``refs`` that cannot be read is an error; with no ``refs``, an unreadable run
+    is skipped and ``on_skip`` is told why (without it, the error is raised).
+    """
     if refs:
-        frames = []
+        rows = []
         for ref in refs:
-            run_dir = runs.find_run(ref, runs_dir=runs_dir).resolve()
-            loaded = runs.load_runs(run_dir.parent)
-            row = loaded[loaded["run_dir"].map(lambda p: Path(p).resolve()) == run_dir]
-            if row.empty:
+            run_dir = runs.find_run(ref, runs_dir=runs_dir)
+            record = runs.read_record(run_dir)
+            if not record.complete:
                 raise UsageError(f"run {ref!r} ({run_dir}) is not complete; nothing to report")
-            frames.append(row)
-        frame = pd.concat(frames, ignore_index=True).drop_duplicates("run_dir")
+            rows.append(record.row(run_dir=str(run_dir)))
+        frame = pd.DataFrame(rows, columns=list(runs.ROW_COLUMNS))
+        frame = frame.drop_duplicates("run_dir")
     else:
-        frame = runs.load_runs(runs_dir)
+        catalogue = runs.read_catalogue(runs_dir)
+        if catalogue.skipped and on_skip is None:
+            raise RunError(catalogue.skipped[0])
+        for message in catalogue.skipped:
+            if on_skip is not None:
+                on_skip(f"skipped an unreadable run: {message}")
+        frame = catalogue.frame
     if model:
         keep = frame["model"].map(lambda v: _matches(v, model)) | frame["model_ref"].map(
             lambda v: _matches(v, model)
@@ -58,9 +68,9 @@ def select_runs(
     return frame.reset_index(drop=True)
 
 
-def _err_ci(correct: int, n: int) -> tuple[float | None, float | None]:
-    lo, hi = wilson_interval(correct, n)
-    if n <= 0:
+def _err_ci(lo: float | None, hi: float | None) -> tuple[float | None, float | None]:
+    """The accuracy interval ``[lo, hi]`` as an interval of the error."""
+    if lo is None or hi is None or math.isnan(lo) or math.isnan(hi):
         return None, None
     return round(100 - hi, 3), round(100 - lo, 3)
 
@@ -85,12 +95,19 @@ def apply_scoring(
     frame["scoring"] = [s.scoring for s in scored]
     # images left out because they are blacklisted (0 when the data has no blacklist)
     frame["n_excluded"] = n_blacklisted
-    for key in ("n_images", "top1_acc", "top5_acc", "top1_err", "top5_err"):
-        frame[key] = [getattr(s.accuracy, key) for s in scored]
-    for k in ("top1", "top5"):
-        cis = [getattr(s.accuracy, f"{k}_ci") for s in scored]
-        frame[f"{k}_ci_lo"] = [c[0] for c in cis]
-        frame[f"{k}_ci_hi"] = [c[1] for c in cis]
+    columns = [
+        runs.counts_columns(
+            runs.Counts(
+                n_images=s.accuracy.n_images,
+                top1_correct=s.accuracy.top1_correct,
+                top5_correct=s.accuracy.top5_correct,
+            ),
+            level,
+        )
+        for s, level in zip(scored, frame["ci_level"], strict=True)
+    ]
+    for key in columns[0] if columns else ():
+        frame[key] = [c[key] for c in columns]
     return frame
 
 
@@ -194,8 +211,7 @@ def placed_rows(frame: pd.DataFrame, *, include_outside_data: bool = False) -> l
             "ranks": {p.year: p.rank for p in placements},
         }
         for k in ("top1", "top5"):
-            correct = round((100 - float(r[f"{k}_err"])) * n / 100)
-            row[f"{k}_err_lo"], row[f"{k}_err_hi"] = _err_ci(correct, n)
+            row[f"{k}_err_lo"], row[f"{k}_err_hi"] = _err_ci(r[f"{k}_ci_lo"], r[f"{k}_ci_hi"])
         row.update(
             {
                 c: r.get(c)

@@ -15,25 +15,34 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import numpy as np
 import pandas as pd
 
+from ilsvrc_bench import runs
 from ilsvrc_bench.errors import DataError, ModelError, RunError, UsageError
-from ilsvrc_bench.metrics import wilson_interval
+from ilsvrc_bench.metrics import correct_at_k, wilson_interval, z_for_level
+from ilsvrc_bench.reports.rescore import predictions_matrix
+from ilsvrc_bench.runs import DEFAULT_LEVEL, Metric
 
-Metric = Literal["top1", "top5"]
 SideKind = Literal["run", "file", "reference"]
 REFERENCE = "reference"
 
 
 @dataclass(frozen=True)
 class Side:
-    """One side of a comparison; accuracies in percent over ``n_images`` images."""
+    """One side of a comparison; accuracies in percent over ``n_images`` images.
+
+    Runs carry hit counts (``top1_correct``/``top5_correct``), from which intervals are
+    computed; a results file without counts has its hits derived from the percentages.
+    """
 
     label: str
     kind: SideKind
     top1_acc: float
     top5_acc: float
     n_images: int | None = None
+    top1_correct: int | None = None
+    top5_correct: int | None = None
     model: str | None = None
     model_ref: str | None = None
     weights: str | None = None
@@ -51,122 +60,178 @@ class Side:
     def acc(self, metric: Metric) -> float:
         return self.top1_acc if metric == "top1" else self.top5_acc
 
-    def ci(self, metric: Metric) -> tuple[float, float] | None:
-        """95% Wilson interval of the accuracy; ``None`` for a published reference or no count."""
-        if self.kind == "reference" or not self.n_images:
+    def hits(self, metric: Metric) -> int | None:
+        """Images right under ``metric``: the stored count, else derived from the percentage."""
+        stored = self.top1_correct if metric == "top1" else self.top5_correct
+        if stored is not None or not self.n_images:
+            return stored
+        return round(self.acc(metric) * self.n_images / 100)
+
+    @property
+    def has_counts(self) -> bool:
+        return self.top1_correct is not None and self.top5_correct is not None
+
+    def ci(self, metric: Metric, level: float = DEFAULT_LEVEL) -> tuple[float, float] | None:
+        """Wilson interval of the accuracy at ``level``; ``None`` for a published reference
+        or with no image count."""
+        hits = self.hits(metric)
+        if self.kind == "reference" or not self.n_images or hits is None:
             return None
-        hits = round(self.acc(metric) * self.n_images / 100)
-        return wilson_interval(hits, self.n_images)
+        return wilson_interval(hits, self.n_images, z_for_level(level))
 
 
-def as_dict(record: Any) -> dict[str, Any]:
-    """A run record (dataclass, object with ``to_dict``, or mapping) as a plain dict."""
-    if isinstance(record, Mapping):
-        return dict(record)
-    if hasattr(record, "to_dict"):
-        return dict(record.to_dict())
-    if dataclasses.is_dataclass(record) and not isinstance(record, type):
-        return dataclasses.asdict(record)
-    raise RunError(f"cannot read a run record of type {type(record).__name__}")
-
-
-def _sub(d: Mapping[str, Any], key: str) -> Mapping[str, Any]:
-    value = d.get(key)
-    return value if isinstance(value, Mapping) else {}
-
-
-def _name(value: Any) -> str | None:
-    """A nested ``{"name": ...}`` or a plain string, as a string."""
-    if isinstance(value, Mapping):
-        for key in ("name", "ref", "architecture"):
-            if value.get(key):
-                return str(value[key])
-        return None
-    return None if value is None or (isinstance(value, float) and math.isnan(value)) else str(value)
-
-
-def _float(value: Any) -> float | None:
+def _float(value: Any, name: str, label: str) -> float | None:
     if value is None or value == "":
         return None
     try:
         out = float(value)
     except (TypeError, ValueError):
-        return None
+        raise DataError(f"{label}: {name} must be a number, not {value!r}") from None
     return None if math.isnan(out) else out
 
 
-def _acc(metrics: Mapping[str, Any], k: str) -> float | None:
-    acc = _float(metrics.get(f"{k}_acc"))
+def _int(value: Any, name: str, label: str) -> int | None:
+    out = _float(value, name, label)
+    if out is None:
+        return None
+    if out != int(out) or out < 0:
+        raise DataError(f"{label}: {name} must be a whole number >= 0, not {value!r}")
+    return int(out)
+
+
+def _text(value: Any) -> str | None:
+    if value is None or value == "" or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return str(value)
+
+
+def _acc(row: Mapping[str, Any], k: str, label: str) -> float | None:
+    acc = _float(row.get(f"{k}_acc"), f"{k}_acc", label)
     if acc is None:
-        err = _float(metrics.get(f"{k}_err"))
+        err = _float(row.get(f"{k}_err"), f"{k}_err", label)
         acc = None if err is None else 100.0 - err
+    if acc is not None and not 0 <= acc <= 100:
+        raise DataError(f"{label}: {k} accuracy {acc} is outside 0..100")
     return acc
 
 
-def side_from_mapping(
-    d: Mapping[str, Any],
-    *,
-    label: str,
-    kind: SideKind,
-    run_dir: Path | None = None,
-    predictions: pd.DataFrame | None = None,
+def side_from_row(
+    row: Mapping[str, Any], *, label: str, kind: SideKind = "file", run_dir: Path | None = None
 ) -> Side:
-    """A side from a run.json-shaped dict (nested) or a flat results row (``top1_acc``...)."""
-    if d.get("status") not in (None, "complete"):
-        raise RunError(
-            f"{label}: the run is {d.get('status')}, not complete; finish it with --resume"
-        )
-    metrics = _sub(d, "metrics") or d
-    top1, top5 = _acc(metrics, "top1"), _acc(metrics, "top5")
+    """A side from one flat results row (``runs.ROW_COLUMNS``, e.g. ``eval --format json``).
+
+    Values are checked: a non-number where a number belongs is a :class:`DataError` naming it.
+    """
+    if _text(row.get("status")) not in (None, "complete"):
+        raise RunError(f"{label}: the run is {row.get('status')}, not complete")
+    top1, top5 = _acc(row, "top1", label), _acc(row, "top5", label)
     if top1 is None or top5 is None:
         raise DataError(f"{label}: no top-1/top-5 accuracy or error found")
-    data = _sub(d, "data")
-    n = _float(metrics.get("n_images")) or _float(d.get("n_images"))
-    preprocessing = d.get("preprocessing")
+    n = _int(row.get("n_images"), "n_images", label)
+    counts = {k: _int(row.get(f"{k}_correct"), f"{k}_correct", label) for k in ("top1", "top5")}
+    for k, hits in counts.items():
+        if hits is not None and (n is None or hits > n):
+            raise DataError(f"{label}: {k}_correct {hits} exceeds n_images {n}")
+    preprocessing = row.get("preprocessing")
     if isinstance(preprocessing, str):
         try:
             preprocessing = json.loads(preprocessing)
         except json.JSONDecodeError:
-            preprocessing = None
+            raise DataError(f"{label}: preprocessing is not JSON: {preprocessing!r}") from None
     return Side(
         label=label,
         kind=kind,
         top1_acc=top1,
         top5_acc=top5,
-        n_images=None if n is None else int(n),
-        model=_name(d.get("model")),
-        model_ref=_name(_sub(d, "model").get("ref")) or _name(d.get("model")),
-        weights=_name(d.get("weights")),
-        weights_file=_name(_sub(d, "weights").get("path")),
-        weights_random=bool(_sub(d, "weights").get("random")),
-        data=_name(data) if data else _name(d.get("data")),
-        split=_name(data.get("split")) if data else _name(d.get("split")),
-        manifest_sha256=_name(data.get("manifest_sha256") or d.get("manifest_sha256")),
-        subset_sha256=_name(data.get("subset_sha256") or d.get("subset_sha256")),
-        protocol=_name(d.get("protocol")),
+        n_images=n,
+        top1_correct=counts["top1"],
+        top5_correct=counts["top5"],
+        model=_text(row.get("model")),
+        model_ref=_text(row.get("model_ref")) or _text(row.get("model")),
+        weights=_text(row.get("weights")),
+        weights_file=_text(row.get("weights_file")),
+        weights_random=str(row.get("weights_random")).lower() in ("true", "1"),
+        data=_text(row.get("data")),
+        split=_text(row.get("split")),
+        manifest_sha256=_text(row.get("manifest_sha256")),
+        subset_sha256=_text(row.get("subset_sha256")),
+        protocol=_text(row.get("protocol")),
         preprocessing=preprocessing if isinstance(preprocessing, Mapping) else None,
+        run_dir=run_dir,
+    )
+
+
+def side_from_record(
+    record: runs.RunRecord,
+    *,
+    label: str,
+    run_dir: Path | None = None,
+    predictions: pd.DataFrame | None = None,
+) -> Side:
+    """A side from a typed run record (and its predictions, for the paired test)."""
+    if not record.complete or record.metrics is None:
+        raise RunError(
+            f"{label}: the run is {record.status}, not complete; finish it with --resume"
+        )
+    m, data, weights = record.metrics, record.data, record.weights
+    return Side(
+        label=label,
+        kind="run",
+        top1_acc=m.top1_acc,
+        top5_acc=m.top5_acc,
+        n_images=m.n_images,
+        top1_correct=m.top1_correct,
+        top5_correct=m.top5_correct,
+        model=record.model.name,
+        model_ref=record.model.ref or record.model.name,
+        weights=weights.name,
+        weights_file=weights.path,
+        weights_random=weights.random,
+        data=data.name,
+        split=data.split,
+        manifest_sha256=data.manifest_sha256,
+        subset_sha256=data.subset_sha256,
+        protocol=record.protocol,
+        preprocessing=record.preprocessing,
         run_dir=run_dir,
         predictions=predictions,
     )
 
 
 def side_from_run_dir(run_dir: Path, *, label: str | None = None) -> Side:
-    """A side from a run directory: its record, and its per-image predictions when stored."""
-    from ilsvrc_bench import runs
+    """A side from a run directory: its record and its per-image predictions, which must agree
+    with the record (a corrupt or inconsistent predictions file is a :class:`RunError`)."""
+    record = runs.read_record(run_dir)
+    name = label or record.run_id
+    if not record.complete:
+        side_from_record(record, label=name)  # raises: not complete
+    predictions = runs.read_predictions(run_dir)
+    if record.metrics is not None:
+        _ensure_predictions_match(run_dir, predictions, record.metrics)
+    return side_from_record(record, label=name, run_dir=run_dir, predictions=predictions)
 
-    record = as_dict(runs.read_record(run_dir))
-    try:
-        predictions: pd.DataFrame | None = runs.read_predictions(run_dir)
-    except (RunError, DataError, FileNotFoundError):
-        predictions = None
-    name = label or str(record.get("run_id") or run_dir.name)
-    return side_from_mapping(
-        record, label=name, kind="run", run_dir=run_dir, predictions=predictions
+
+def _ensure_predictions_match(run_dir: Path, predictions: pd.DataFrame, m: runs.Metrics) -> None:
+    """The counts recomputed from the predictions equal the record's, or RunError."""
+    path = run_dir / runs.PREDICTIONS
+    labels = predictions["label"].to_numpy(dtype=np.int64)
+    pred = predictions_matrix(predictions)
+    recomputed = (
+        len(predictions),
+        int(correct_at_k(labels, pred, 1).sum()),
+        int(correct_at_k(labels, pred, 5).sum()),
     )
+    recorded = (m.n_images, m.top1_correct, m.top5_correct)
+    if recomputed != recorded:
+        raise RunError(
+            f"{path}: disagrees with run.json: {recomputed[0]} images, top-1 {recomputed[1]}, "
+            f"top-5 {recomputed[2]} correct, but the record says {recorded[0]}, {recorded[1]}, "
+            f"{recorded[2]}"
+        )
 
 
 def side_from_file(path: Path) -> Side:
-    """A side from a results file: a run.json, a one-row JSON/CSV results table."""
+    """A side from a results file: a run.json, or a one-row JSON/CSV results table."""
     suffix = path.suffix.lower()
     try:
         if suffix == ".json":
@@ -183,14 +248,17 @@ def side_from_file(path: Path) -> Side:
         rows = [r for r in rows if r.get("kind") == "run"]  # a `report` csv/json: its run rows
     if len(rows) != 1:
         raise DataError(f"{path}: holds {len(rows)} run results; give a file with exactly one")
-    if not isinstance(rows[0], Mapping):
-        raise DataError(f"{path}: not a results object")
     row = rows[0]
+    if not isinstance(row, Mapping):
+        raise DataError(f"{path}: not a results object")
+    if "schema_version" in row:  # a run.json under another name
+        record = runs.RunRecord.from_dict(row, source=str(path))
+        return side_from_record(record, label=str(path))
     run_dir = Path(str(row.get("run_dir") or ""))
-    if row.get("run_dir") and (run_dir / "run.json").is_file():
+    if row.get("run_dir") and (run_dir / runs.RUN_JSON).is_file():
         # an `eval --format json` row whose run is still here: use it, predictions and all
         return side_from_run_dir(run_dir, label=f"{path} ({run_dir.name})")
-    return side_from_mapping(row, label=str(path), kind="file")
+    return side_from_row(row, label=str(path))
 
 
 def resolve_side(ref: str, *, runs_dir: Path | None) -> Side:
@@ -199,10 +267,10 @@ def resolve_side(ref: str, *, runs_dir: Path | None) -> Side:
     if path.is_dir():
         return side_from_run_dir(path)
     if path.is_file():
-        if path.name == "run.json":
+        if path.name == runs.RUN_JSON:
             return side_from_run_dir(path.parent)
         return side_from_file(path)
-    from ilsvrc_bench import paths, runs
+    from ilsvrc_bench import paths
 
     return side_from_run_dir(runs.find_run(ref, runs_dir=paths.runs_dir(runs_dir)))
 

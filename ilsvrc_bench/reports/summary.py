@@ -10,7 +10,7 @@ MAX_FLIPS_SHOWN = 20
 
 
 def _side_row(role: str, side: Side, acc: float, verdict: Verdict) -> dict[str, object]:
-    ci = side.ci(verdict.metric)
+    ci = side.ci(verdict.metric, verdict.level)
     return {
         "role": role,
         "source": side.label,
@@ -18,7 +18,7 @@ def _side_row(role: str, side: Side, acc: float, verdict: Verdict) -> dict[str, 
         "data": side.data or "",
         "n": side.n_images if side.n_images is not None else "",
         f"{verdict.metric} acc %": f"{acc:.2f}",
-        "95% CI": "" if ci is None else f"[{ci[0]:.2f}, {ci[1]:.2f}]",
+        f"{verdict.level_text} CI": "" if ci is None else f"[{ci[0]:.2f}, {ci[1]:.2f}]",
     }
 
 

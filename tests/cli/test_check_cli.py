@@ -25,9 +25,18 @@ def check(runs: Runs, *args: str) -> Result:
     )
 
 
-def test_run_against_itself_passes(engine_runs: Runs) -> None:
+def test_the_same_run_twice_is_said(engine_runs: Runs) -> None:
     run_id = engine_runs.good.name
-    result = check(engine_runs, "--baseline", run_id, "--candidate", run_id)
+    result = check(engine_runs, "--baseline", run_id, "--candidate", str(engine_runs.good))
+    assert result.exit_code == 2, result.output
+    assert "baseline and candidate are the same run" in result.stderr
+    assert "PASS" not in result.stdout
+
+
+def test_a_rerun_passes_with_one_line(engine_runs: Runs) -> None:
+    result = check(
+        engine_runs, "--baseline", engine_runs.good.name, "--candidate", engine_runs.good_again.name
+    )
     assert result.exit_code == 0, result.output
     line = result.stdout.strip()
     assert line.startswith("PASS top1 acc: candidate 10.00% vs baseline 10.00% (+0.00 pts")
@@ -271,7 +280,7 @@ def test_real_model_on_real_photos_catches_the_bgr_bug(
     )
     (row,) = [r for r in json.loads(made.stdout) if r["kind"] == "run"]
     err = row["top5_err"]
-    assert err == pytest.approx(100 - 100 * (rgb.record.metrics or {})["top5_acc"] / 100)
+    assert err == pytest.approx(100 - 100 * rgb.record.final_metrics.top5_acc / 100)
     won = [y for y in history.YEARS if (history.winner(y).top5_err or 0) > err]
     if won:
         assert f"would have won {max(won)}" in row["placement"]

@@ -54,14 +54,14 @@ def test_every_image_scored_once_with_a_ragged_last_batch(tmp_path: Path) -> Non
     (result,) = run(tmp_path, ds, batch_size=3)
     df = runs.read_predictions(result.run_dir)
     assert df["index"].tolist() == list(range(11))
-    assert result.record.metrics["n_images"] == 11
+    assert result.record.metrics.n_images == 11
     assert result.record.status == "complete"
     assert not (result.run_dir / runs.CHUNKS).exists()
     pred = np.stack(df["pred"].to_list())
     assert np.array_equal(pred, reference_preds(ds, Tiny()))
     acc = metrics.accuracy(df["label"].to_numpy(), pred)
-    assert result.record.metrics["top1_acc"] == acc.top1_acc
-    assert result.record.metrics["top5_correct"] == acc.top5_correct
+    assert result.record.metrics.top1_acc == acc.top1_acc
+    assert result.record.metrics.top5_correct == acc.top5_correct
     assert runs.read_record(result.run_dir) == result.record
 
 
@@ -70,12 +70,14 @@ def test_unreadable_image_is_a_listed_miss(tmp_path: Path) -> None:
     constant = lambda x: torch.zeros(x.shape[0], 1000)  # noqa: E731 - ties: classes 0..4
     (result,) = run(tmp_path, ds, {"tiny": constant}, batch_size=4)
     m = result.record.metrics
-    assert m["n_images"] == 8 and m["n_unreadable"] == 1
+    assert m is not None and m.n_images == 8 and m.n_unreadable == 1
     # Labels are i % 4, every readable image has its label in the top 5 (0..4), image 3 does not.
-    assert m["top5_correct"] == 7
-    assert result.record.unreadable == [
-        {"index": 3, "path": "img003.png", "error": "/mem/img003.png: cannot read image (vanished)"}
-    ]
+    assert m.top5_correct == 7
+    assert result.record.unreadable == (
+        runs.UnreadableImage(
+            index=3, path="img003.png", error="/mem/img003.png: cannot read image (vanished)"
+        ),
+    )
     df = runs.read_predictions(result.run_dir)
     assert df["readable"].tolist() == [i != 3 for i in range(8)]
     assert list(df["pred"].iloc[3]) == [-1] * 5
@@ -154,7 +156,7 @@ def test_disk_full_keeps_earlier_chunks_and_resumes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ds = MemoryDataset(n=8)
-    real = runs.atomic_write_bytes
+    real = runs.files.atomic_write_bytes
     writes = {"chunks": 0}
 
     def full_disk(path: Path, data: bytes) -> None:
@@ -164,14 +166,14 @@ def test_disk_full_keeps_earlier_chunks_and_resumes(
                 raise RunError(f"cannot write {path}: No space left on device")
         real(path, data)
 
-    monkeypatch.setattr(runs, "atomic_write_bytes", full_disk)
+    monkeypatch.setattr(runs.files, "atomic_write_bytes", full_disk)
     with pytest.raises(RunError, match="No space left"):
         run(tmp_path, ds, batch_size=2, flush_batches=1, flush_min_seconds=0)
     (run_dir,) = runs.iter_run_dirs(tmp_path / "runs")
     assert len(PredictionStore(run_dir, save_logits=False).done) == 4
-    monkeypatch.setattr(runs, "atomic_write_bytes", real)
+    monkeypatch.setattr(runs.files, "atomic_write_bytes", real)
     (result,) = run(tmp_path, ds, batch_size=2, flush_batches=1, flush_min_seconds=0)
-    assert result.reused_images == 4 and result.record.metrics["n_images"] == 8
+    assert result.reused_images == 4 and result.record.metrics.n_images == 8
 
 
 def test_oom_halves_the_batch_and_says_so(tmp_path: Path) -> None:
@@ -204,9 +206,9 @@ def test_limit_is_stratified_and_recorded(tmp_path: Path) -> None:
     (result,) = run(tmp_path, ds, limit=8)
     df = runs.read_predictions(result.run_dir)
     assert sorted(df["label"].value_counts().tolist()) == [2, 2, 2, 2]
-    assert result.record.data["limit"] == 8 and result.record.data["n_images"] == 20
-    assert result.record.data["subset_sha256"] is not None
-    assert result.record.metrics["n_images"] == 8
+    assert result.record.data.limit == 8 and result.record.data.n_images == 20
+    assert result.record.data.subset_sha256 is not None
+    assert result.record.metrics.n_images == 8
 
 
 def test_save_logits_match_predictions(tmp_path: Path) -> None:
@@ -220,9 +222,9 @@ def test_save_logits_match_predictions(tmp_path: Path) -> None:
 def test_blacklist_excluded_variant(tmp_path: Path) -> None:
     ds = MemoryDataset(n=8, blacklist=frozenset({0, 1}))
     (result,) = run(tmp_path, ds)
-    assert result.record.metrics["blacklist_excluded"]["n_images"] == 6
+    assert result.record.metrics.blacklist_excluded.n_images == 6
     (clean,) = run(tmp_path / "c", MemoryDataset(n=8))
-    assert clean.record.metrics["blacklist_excluded"] is None
+    assert clean.record.metrics.blacklist_excluded is None
 
 
 def test_cuda_without_cuda_is_a_device_error(tmp_path: Path) -> None:
@@ -292,7 +294,7 @@ def test_results_keep_the_order_models_were_given(tmp_path: Path) -> None:
         options=EvalOptions(device="cpu"),
         load=loader_for({"a": Tiny(seed=1), "b": Tiny(seed=2), "c": Tiny(seed=3)}),
     )
-    assert [r.record.model["ref"] for r in results] == ["a", "b", "c"]
+    assert [r.record.model.ref for r in results] == ["a", "b", "c"]
     assert ds.reads == 8  # two preprocessings: two decoding passes, a and c share one
     assert results[1].record.preprocessing["resize_size"] == 36
 

@@ -56,12 +56,15 @@ def test_cuda_fp32_matches_cpu_and_records_the_gpu(tmp_path: Path, sample_root: 
     weights = alexnet_file(tmp_path, sample_root)
     cpu = eval_alexnet(tmp_path, sample_root, weights, device="cpu")
     gpu = eval_alexnet(tmp_path, sample_root, weights, device="cuda")
-    assert gpu.record.device == {"type": "cuda", "name": torch.cuda.get_device_name()}
+    assert (gpu.record.device.type, gpu.record.device.name) == (
+        "cuda",
+        torch.cuda.get_device_name(),
+    )
     assert gpu.record.versions["cuda"] and gpu.record.versions["cudnn"]
     # TF32 convolutions may reorder near ties; the top-1 class must agree almost everywhere.
     agree = (preds(cpu)[:, 0] == preds(gpu)[:, 0]).mean()
     assert agree >= 0.9
-    assert (gpu.record.metrics or {})["n_images"] == 20
+    assert gpu.record.final_metrics.n_images == 20
 
 
 @pytest.mark.parametrize("precision", ["fp16", "bf16"])
@@ -109,7 +112,7 @@ def test_pinned_uint8_batches_normalised_on_the_device(tmp_path: Path) -> None:
     )
     assert inputs and all(x.is_cuda and x.dtype == torch.float32 for x in inputs)
     assert all(x.is_contiguous(memory_format=torch.channels_last) for x in inputs)
-    assert result.record.channels_last is True and (result.record.metrics or {})["n_images"] == 6
+    assert result.record.channels_last is True and result.record.final_metrics.n_images == 6
 
 
 def test_channels_last_module_on_cuda(tmp_path: Path, sample_root: Path) -> None:
@@ -149,7 +152,7 @@ def test_real_cuda_out_of_memory_halves_the_batch(tmp_path: Path) -> None:
     assert result.record.batch_size == 2
     assert any("out of memory" in n and "retrying with 4" in n for n in result.notes)
     assert any("retrying with 2" in n for n in result.notes)
-    assert (result.record.metrics or {})["n_images"] == 10
+    assert result.record.final_metrics.n_images == 10
     cpu = evaluate_specs(
         [("tiny", spec())],
         MemoryDataset(n=10),

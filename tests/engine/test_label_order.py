@@ -41,7 +41,7 @@ def test_string_sorted_folder_labels_are_flagged(tmp_path: Path) -> None:
     # The model is right if the folders 0..999 had been read in string order: labels are wrong.
     wrong_order = string_sorted_map()
     result = _evaluate(tmp_path, [wrong_order[i] for i in range(40)])
-    assert result.record.metrics["top1_acc"] < 10
+    assert result.record.metrics.top1_acc < 10
     (warning,) = result.warnings
     assert "labels look permuted" in warning and "string-sorted" in warning
     assert warning in runs.read_record(result.run_dir).notes
@@ -49,5 +49,5 @@ def test_string_sorted_folder_labels_are_flagged(tmp_path: Path) -> None:
 
 def test_a_model_that_matches_the_labels_raises_no_warning(tmp_path: Path) -> None:
     result = _evaluate(tmp_path, list(range(40)))
-    assert result.record.metrics["top1_acc"] == 100
+    assert result.record.metrics.top1_acc == 100
     assert result.warnings == ()

@@ -47,10 +47,10 @@ def engine_vs_loop(result: object, labels: np.ndarray, expected_pred: np.ndarray
     assert np.array_equal(df["label"].to_numpy(), labels)
     top1 = int((expected_pred[:, 0] == labels).sum())
     top5 = int((expected_pred == labels[:, None]).any(axis=1).sum())
-    assert record.metrics["top1_correct"] == top1
-    assert record.metrics["top5_correct"] == top5
-    assert record.metrics["top1_acc"] == 100 * top1 / len(labels)
-    assert record.metrics["top5_acc"] == 100 * top5 / len(labels)
+    assert record.final_metrics.top1_correct == top1
+    assert record.final_metrics.top5_correct == top5
+    assert record.final_metrics.top1_acc == 100 * top1 / len(labels)
+    assert record.final_metrics.top5_acc == 100 * top5 / len(labels)
     assert np.array_equal(pred, expected_pred)
 
 
@@ -84,11 +84,11 @@ def run_real(
         preprocessing={"resize_size": resize, "crop_size": crop},
         options=EvalOptions(device="cpu", batch_size=batch, workers=0),
     )
-    assert result.record.weights["path"] == str(weights)
-    assert result.record.weights["random"] is False
+    assert result.record.weights.path == str(weights)
+    assert result.record.weights.random is False
     import hashlib
 
-    assert result.record.weights["sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    assert result.record.weights.sha256 == hashlib.sha256(weights.read_bytes()).hexdigest()
 
     def forward(x: torch.Tensor) -> np.ndarray:
         with torch.no_grad():
@@ -97,7 +97,7 @@ def run_real(
     images = [dataset.read_bytes(r) for r in records]
     expected = independent_topk(images, forward, resize=resize, crop=crop, batch_size=batch)
     engine_vs_loop(result, labels, expected)
-    assert (result.record.metrics or {})["top5_acc"] > 0
+    assert result.record.final_metrics.top5_acc > 0
 
 
 @pytest.mark.slow
@@ -144,5 +144,5 @@ def test_onnx_on_real_images_in_official_layout(
     expected = independent_topk(images, forward, resize=256, crop=224, batch_size=50)
     engine_vs_loop(result, labels, expected)
     # A real pretrained model on real photographs: far above chance.
-    assert (result.record.metrics or {})["top1_acc"] > 50
+    assert result.record.final_metrics.top1_acc > 50
     assert metrics.accuracy(labels, expected).top5_acc > 75

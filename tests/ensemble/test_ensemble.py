@@ -54,8 +54,8 @@ def test_ensemble_is_the_mean_of_member_probabilities(
     ens = rows[-1]
     run_dir = runs_dir / ens["run_id"]
     record = runs.read_record(run_dir)
-    assert record.model["source"] == "ensemble" and record.status == "complete"
-    assert [m["run_id"] for m in record.model["members"]] == ids
+    assert record.model.source == "ensemble" and record.status == "complete"
+    assert [m.run_id for m in record.model.members] == ids
     # Independently: softmax of each member's stored logits, averaged, ranked by metrics.topk.
     probs = np.mean(
         [_softmax(np.load(p / "logits.npy").astype(np.float64)) for p in members], axis=0
@@ -65,7 +65,7 @@ def test_ensemble_is_the_mean_of_member_probabilities(
     assert (np.stack(table["pred"].to_list()) == expected).all()
     labels = table["label"].to_numpy()
     assert record.metrics is not None
-    assert record.metrics["top1_correct"] == int((expected[:, 0] == labels).sum())
+    assert record.final_metrics.top1_correct == int((expected[:, 0] == labels).sum())
     assert 0.0 <= ens["mcnemar_p_vs_best"] <= 1.0
     # Placed in the history like any run.
     report = _invoke("report", "--format", "json", "--runs-dir", str(runs_dir))

@@ -47,7 +47,7 @@ def test_real_ensemble(real_images: Path, real_onnx: Path, tmp_path: Path) -> No
     probs = np.mean([e / e.sum(axis=1, keepdims=True) for e in exps], axis=0)
     table = runs.read_predictions(ens.run_dir)
     assert (np.stack(table["pred"].to_list())[:, 0] == topk(probs, 1)[:, 0]).all()
-    accs = [(m.record.metrics or {})["top1_acc"] for m in members]
-    ens_acc = (ens.record.metrics or {})["top1_acc"]
+    accs = [m.record.final_metrics.top1_acc for m in members]
+    ens_acc = ens.record.final_metrics.top1_acc
     assert min(accs) > 60 and ens_acc > 60
     assert ens.record.preprocessing["members"][0]["resize_size"] == 256

@@ -9,7 +9,7 @@ from scipy.stats import binomtest
 
 from ilsvrc_bench.errors import DataError, ModelError
 from ilsvrc_bench.reports.check import compare, newcombe_interval
-from ilsvrc_bench.reports.sides import Side, side_from_mapping
+from ilsvrc_bench.reports.sides import Side, side_from_row
 
 
 def predictions(labels: np.ndarray, right: np.ndarray) -> pd.DataFrame:
@@ -99,10 +99,10 @@ def test_max_drop_tolerates_a_real_but_small_drop(labels: np.ndarray) -> None:
 
 
 def test_interval_method_with_aggregates_only() -> None:
-    base = side_from_mapping(
+    base = side_from_row(
         {"top1_acc": 70.0, "top5_acc": 90.0, "n_images": 5000}, label="b", kind="file"
     )
-    worse = side_from_mapping(
+    worse = side_from_row(
         {"top1_err": 40.0, "top5_err": 12.0, "n_images": 5000}, label="c", kind="file"
     )
     v = compare(base, worse)
@@ -112,10 +112,10 @@ def test_interval_method_with_aggregates_only() -> None:
     assert (
         not same.regression and same.diff_ci is not None and same.diff_ci[0] < 0 < same.diff_ci[1]
     )
-    tiny = side_from_mapping(
+    tiny = side_from_row(
         {"top1_acc": 65.0, "top5_acc": 88.0, "n_images": 20}, label="t", kind="file"
     )
-    base20 = side_from_mapping(
+    base20 = side_from_row(
         {"top1_acc": 70.0, "top5_acc": 90.0, "n_images": 20}, label="b", kind="file"
     )
     assert not compare(base20, tiny).regression  # 5 points on 20 images is noise
@@ -154,21 +154,18 @@ def test_reference_baseline() -> None:
     ref = Side(
         label="reference", kind="reference", top1_acc=56.522, top5_acc=79.066, n_images=50000
     )
-    good = side_from_mapping(
-        {
-            "metrics": {"top1_acc": 56.0, "top5_acc": 79.0, "n_images": 500},
-            "data": {"split": "val"},
-        },
+    good = side_from_row(
+        {"top1_acc": 56.0, "top5_acc": 79.0, "n_images": 500, "split": "val"},
         label="c",
         kind="file",
     )
     assert compare(ref, good).method == "reference"
     assert not compare(ref, good).regression
-    bad = side_from_mapping(
+    bad = side_from_row(
         {"top1_acc": 20.0, "top5_acc": 40.0, "n_images": 500}, label="c", kind="file"
     )
     assert compare(ref, bad).regression
-    tencrop = side_from_mapping(
+    tencrop = side_from_row(
         {"top1_acc": 56.0, "top5_acc": 79.0, "n_images": 500, "protocol": "tencrop"},
         label="c",
         kind="file",
@@ -180,7 +177,7 @@ def test_reference_baseline() -> None:
 def test_reference_side_from_published_weights_and_refusals() -> None:
     from ilsvrc_bench.reports.sides import reference_side
 
-    cand = side_from_mapping(
+    cand = side_from_row(
         {"model": "alexnet", "weights": "IMAGENET1K_V1", "top1_acc": 50.0, "top5_acc": 75.0},
         label="c",
         kind="file",
@@ -188,18 +185,22 @@ def test_reference_side_from_published_weights_and_refusals() -> None:
     ref = reference_side(cand)
     assert ref.top1_acc == pytest.approx(56.522) and ref.top5_acc == pytest.approx(79.066)
     assert ref.preprocessing is not None and ref.preprocessing["crop_size"] == 224
-    random = side_from_mapping(
+    random = side_from_row(
         {
-            "model": {"name": "alexnet", "ref": "alexnet"},
-            "weights": {"name": "random", "random": True},
-        }
-        | {"metrics": {"top1_acc": 0.1, "top5_acc": 0.5, "n_images": 100}},
+            "model": "alexnet",
+            "model_ref": "alexnet",
+            "weights": "random",
+            "weights_random": True,
+            "top1_acc": 0.1,
+            "top5_acc": 0.5,
+            "n_images": 100,
+        },
         label="r",
         kind="run",
     )
     with pytest.raises(ModelError, match="random weights"):
         reference_side(random)
-    nameless = side_from_mapping({"top1_acc": 1.0, "top5_acc": 2.0}, label="n", kind="file")
+    nameless = side_from_row({"top1_acc": 1.0, "top5_acc": 2.0}, label="n", kind="file")
     with pytest.raises(ModelError, match="names no model"):
         reference_side(nameless)
 
@@ -208,12 +209,12 @@ def test_incomplete_run_is_refused() -> None:
     from ilsvrc_bench.errors import RunError
 
     with pytest.raises(RunError, match="not complete"):
-        side_from_mapping({"status": "running", "metrics": None}, label="x", kind="run")
+        side_from_row({"status": "running"}, label="x", kind="run")
 
 
 def test_aggregates_without_counts_use_point_estimates() -> None:
-    base = side_from_mapping({"top1_acc": 70.0, "top5_acc": 90.0}, label="b", kind="file")
-    worse = side_from_mapping({"top1_acc": 60.0, "top5_acc": 85.0}, label="c", kind="file")
+    base = side_from_row({"top1_acc": 70.0, "top5_acc": 90.0}, label="b", kind="file")
+    worse = side_from_row({"top1_acc": 60.0, "top5_acc": 85.0}, label="c", kind="file")
     v = compare(base, worse, max_drop=1)
     assert v.regression and v.diff_ci is None
     assert "point estimates only" in v.line()

@@ -30,11 +30,11 @@ def test_logits_outside_the_subset_never_rank(tmp_path: Path) -> None:
         preprocessing=PREP,
         options=OPTIONS,
     )
-    metrics = result.record.metrics or {}
+    metrics = result.record.final_metrics
     # Unrestricted, five classes outside the set would win every image (top-1 and top-5 = 0).
     # Restricted, the set's first class is first: top-1 = its 2 of 6 images, top-5 = all 6.
-    assert (metrics["top1_correct"], metrics["top5_correct"]) == (2, 6)
-    assert result.record.data["class_subset"] == list(inside)
+    assert (metrics.top1_correct, metrics.top5_correct) == (2, 6)
+    assert result.record.data.class_subset == tuple(inside)
     assert any("restricted to the dataset's 200 classes" in n for n in result.record.notes)
     pred = np.stack(runs.read_predictions(result.run_dir)["pred"].to_list())
     assert set(pred.ravel().tolist()) <= set(inside)
@@ -55,8 +55,8 @@ def test_full_1000_class_sets_are_not_restricted(tmp_path: Path) -> None:
         preprocessing=PREP,
         options=OPTIONS,
     )
-    assert result.record.data["class_subset"] is None
-    assert (result.record.metrics or {})["top5_correct"] == 0
+    assert result.record.data.class_subset is None
+    assert result.record.final_metrics.top5_correct == 0
 
 
 @pytest.mark.realdata
@@ -88,8 +88,8 @@ def test_real_model_on_real_photos_matches_an_independent_restricted_loop(
     ours = np.stack(table["pred"].to_list())
     assert (ours[:, 0] == theirs[:, 0]).all()
     labels = table["label"].to_numpy()
-    m = result.record.metrics or {}
-    assert m["top1_correct"] == int((theirs[:, 0] == labels).sum())
+    m = result.record.final_metrics
+    assert m.top1_correct == int((theirs[:, 0] == labels).sum())
     unrestricted = topk(logits, k=1)[:, 0]
     # Restricting can only turn misses into hits, never the reverse.
-    assert m["top1_correct"] >= int((unrestricted == labels).sum())
+    assert m.top1_correct >= int((unrestricted == labels).sum())

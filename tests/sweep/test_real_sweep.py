@@ -46,4 +46,4 @@ def test_real_sweep(real_images: Path, real_onnx: Path, tmp_path: Path) -> None:
         assert point.mcnemar_p == pytest.approx(p_values[i])
     real = holm(p_values, 0.05)
     assert [p.holm_real for p in points[1:]] == [real[i] for i in range(3)]
-    assert (recipe.result.record.metrics or {})["top1_acc"] > 70
+    assert recipe.result.record.final_metrics.top1_acc > 70

@@ -1,0 +1,404 @@
+"""The run record: one versioned schema of typed, frozen parts, and its one flat row.
+
+``run.json`` is :class:`RunRecord` written with :meth:`~ilsvrc_bench.runs.schema.Record.to_dict`
+and read back with :meth:`RunRecord.from_dict`, which refuses wrong value types naming the field.
+Metrics are hit *counts*; accuracies, errors and confidence intervals are computed from them
+(intervals at whatever level is asked for). :meth:`RunRecord.row` is the one flattening every
+table, DataFrame and results file uses (:data:`ROW_COLUMNS`).
+
+Class indices are always in sorted-wnid order (index 0 = ``n01440764``). See docs/run-record.md.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from ilsvrc_bench.errors import RunError
+from ilsvrc_bench.metrics import wilson_interval, z_for_level
+from ilsvrc_bench.runs.schema import Record
+
+if TYPE_CHECKING:
+    from ilsvrc_bench.models.spec import ModelSpec
+
+# Version 2 (this one): metrics keep counts (intervals are no longer stored), ``model`` no
+# longer repeats the weights and preprocessing, ``weights`` gained ``url``. Version 1 records
+# are still read. Any change to the JSON bumps the version; readers refuse newer versions.
+SCHEMA_VERSION = 2
+READABLE_VERSIONS = (1, 2)
+
+STATUS_RUNNING = "running"
+STATUS_COMPLETE = "complete"
+
+Metric = Literal["top1", "top5"]
+DEFAULT_LEVEL = 0.95
+
+
+@dataclass(frozen=True)
+class ReferenceInfo(Record):
+    """The published accuracy of the model's weights, percent, and where it was published."""
+
+    top1: float
+    top5: float
+    source: str
+
+
+@dataclass(frozen=True)
+class EnsembleMember(Record):
+    """One run an ensemble averaged."""
+
+    run_id: str
+    name: str
+    ref: str | None = None
+
+
+@dataclass(frozen=True)
+class ModelInfo(Record):
+    """Which model: its name and the reference the user typed, and how it was built."""
+
+    name: str
+    ref: str | None = None  # what the user typed (-m)
+    source: str | None = None  # "torchvision", "timm", "onnx", "factory", "plugin"
+    architecture: str | None = None
+    target: str | None = None  # what was built: "module:factory", an ONNX path, a timm name
+    num_outputs: int = 1000
+    class_offset: int = 0  # leading outputs dropped (1 for a background class)
+    reference: ReferenceInfo | None = None
+    num_params: int | None = None
+    gflops: float | None = None
+    members: tuple[EnsembleMember, ...] = ()  # an ensemble's runs (source "ensemble")
+    combine: str | None = None  # how an ensemble combined them
+
+    @classmethod
+    def from_spec(cls, spec: ModelSpec, *, ref: str) -> ModelInfo:
+        ref_acc = spec.reference
+        return cls(
+            name=spec.name,
+            ref=ref,
+            source=spec.source,
+            architecture=spec.architecture,
+            target=spec.target,
+            num_outputs=spec.num_outputs,
+            class_offset=spec.class_offset,
+            reference=None
+            if ref_acc is None
+            else ReferenceInfo(top1=ref_acc.top1, top5=ref_acc.top5, source=ref_acc.source),
+            num_params=spec.num_params,
+            gflops=spec.gflops,
+        )
+
+
+@dataclass(frozen=True)
+class WeightsIdentity(Record):
+    """The weights actually loaded."""
+
+    name: str  # the weights' name ("IMAGENET1K_V1", "random", a file's name)
+    sha256: str | None = None  # of the file loaded; of the state dict for weights with no file
+    path: str | None = None  # the local file, when the user gave one
+    url: str | None = None
+    random: bool = False
+
+
+@dataclass(frozen=True)
+class DataIdentity(Record):
+    """The data the run scored: which dataset, which manifest, which subset of it."""
+
+    name: str
+    manifest_sha256: str
+    n_images: int  # images in the manifest
+    path: str | None = None
+    source: str | None = None  # "official", "kaggle", "hf", "folder", ...
+    split: str | None = None  # "val" for ILSVRC2012 val
+    limit: int | None = None  # --limit, or None for every image
+    subset_sha256: str | None = None  # sha256 of the scored manifest indices under --limit
+    # sorted-wnid class indices the scores were restricted to before ranking (ImageNet-R/-A:
+    # 200 classes), or None when all 1000 were ranked
+    class_subset: tuple[int, ...] | None = None
+
+
+@dataclass(frozen=True)
+class DeviceInfo(Record):
+    type: str  # "cpu", "cuda", "mps"
+    name: str  # e.g. "NVIDIA H100 80GB HBM3" or the CPU's model name
+
+
+@dataclass(frozen=True)
+class Counts(Record):
+    """Top-1 and top-5 hits over ``n_images`` images: what every accuracy is computed from."""
+
+    DERIVED: ClassVar[frozenset[str]] = frozenset(
+        {"top1_acc", "top5_acc", "top1_err", "top5_err", "top1_ci", "top5_ci"}
+    )
+
+    n_images: int
+    top1_correct: int
+    top5_correct: int
+    # mean over classes with images of the per-class accuracy, percent (None if no image)
+    mean_per_class_acc: float | None = None
+    mean_per_class_top5_acc: float | None = None
+
+    def correct(self, metric: Metric) -> int:
+        return self.top1_correct if metric == "top1" else self.top5_correct
+
+    def acc(self, metric: Metric) -> float:
+        """Accuracy in percent (NaN with no image)."""
+        return 100 * self.correct(metric) / self.n_images if self.n_images else math.nan
+
+    def err(self, metric: Metric) -> float:
+        return 100 - self.acc(metric)
+
+    def ci(self, metric: Metric, level: float = DEFAULT_LEVEL) -> tuple[float, float]:
+        """Wilson interval of the accuracy at ``level`` (e.g. 0.95), percent, from the counts."""
+        return wilson_interval(self.correct(metric), self.n_images, z_for_level(level))
+
+    @property
+    def top1_acc(self) -> float:
+        return self.acc("top1")
+
+    @property
+    def top5_acc(self) -> float:
+        return self.acc("top5")
+
+    @property
+    def top1_err(self) -> float:
+        return self.err("top1")
+
+    @property
+    def top5_err(self) -> float:
+        return self.err("top5")
+
+    def derived(self) -> dict[str, Any]:
+        return {
+            "top1_acc": self.top1_acc,
+            "top5_acc": self.top5_acc,
+            "top1_err": self.top1_err,
+            "top5_err": self.top5_err,
+        }
+
+    def validate(self, *, source: str, path: str) -> None:
+        for name in ("top1_correct", "top5_correct"):
+            hits = getattr(self, name)
+            if not 0 <= hits <= self.n_images:
+                where = f"{path}.{name}" if path else name
+                raise RunError(f"{source}: field {where} is {hits}, outside 0..{self.n_images}")
+        if self.top5_correct < self.top1_correct:
+            raise RunError(f"{source}: field {path or 'metrics'}: fewer top-5 than top-1 hits")
+
+
+@dataclass(frozen=True)
+class BlacklistExcluded(Counts):
+    """The same counts over the images not on the devkit's blacklist."""
+
+    n_blacklisted: int = 0
+
+
+@dataclass(frozen=True)
+class Metrics(Counts):
+    """The counts of a complete run (unreadable images are misses, in the denominator)."""
+
+    n_unreadable: int = 0
+    blacklist_excluded: BlacklistExcluded | None = None  # None: no image is blacklisted
+
+
+@dataclass(frozen=True)
+class Timings(Record):
+    """How long this process's evaluation pass took (model loading excluded)."""
+
+    wall_s: float
+    images_per_second: float | None = None  # images scored here / wall_s (not 10crop views)
+    data_wait_share: float | None = None  # share of wall_s waiting for the loader
+    compute_share: float | None = None  # share copying, normalising and running this model
+    images_this_process: int | None = None  # the rest were reused (--resume)
+
+
+@dataclass(frozen=True)
+class UnreadableImage(Record):
+    index: int  # manifest row
+    path: str | None
+    error: str
+
+
+@dataclass(frozen=True)
+class RunRecord(Record):
+    """What one evaluation of one model on one dataset was, exactly; mirrors ``run.json``."""
+
+    schema_version: int
+    run_id: str  # "<UTC yyyymmdd-HHMMSS>-<model slug>-<6 hex>", the run directory's name
+    status: str  # "running" (resumable) or "complete"
+    created_at: str  # ISO 8601 UTC
+    command: tuple[str, ...]  # the command line that started the run
+    model: ModelInfo
+    weights: WeightsIdentity
+    data: DataIdentity
+    # how images became inputs: resize_size, crop_size, interpolation, antialias, mean, std,
+    # color_order (models.spec.Preprocessing, as a dict)
+    preprocessing: dict[str, Any]
+    protocol: str  # "center", "10crop" or "full"
+    precision: str  # "fp32", "bf16", "fp16"
+    device: DeviceInfo
+    batch_size: int  # the batch size the run ended with (after out-of-memory halving)
+    workers: int
+    channels_last: bool
+    compile: bool
+    versions: dict[str, Any]  # library versions, None where absent
+    # sha256 of (model ref, weights sha256, manifest sha256, preprocessing, protocol, precision,
+    # limit): runs with equal keys compute the same predictions; --resume matches on it
+    run_key: str
+    finished_at: str | None = None
+    metrics: Metrics | None = None  # None while running
+    unreadable: tuple[UnreadableImage, ...] = ()
+    timings: Timings | None = None  # None while running
+    reused_images: int = 0  # predictions taken over from an interrupted run (--resume)
+    notes: tuple[str, ...] = ()  # out-of-memory halving, fallbacks, warnings: free text
+
+    @classmethod
+    def from_dict(cls, data: Any, *, source: str = "run record", path: str = "") -> Any:
+        """A record from parsed ``run.json``; :class:`RunError` naming the field if wrong."""
+        if not isinstance(data, Mapping):
+            raise RunError(f"{source}: corrupt run record: not a JSON object")
+        version = data.get("schema_version")
+        if isinstance(version, bool) or not isinstance(version, int):
+            raise RunError(f"{source}: no integer schema_version")
+        if version > SCHEMA_VERSION:
+            raise RunError(
+                f"{source}: schema_version {version} is newer than this ilsvrc-bench reads "
+                f"({SCHEMA_VERSION}); upgrade ilsvrc-bench"
+            )
+        if version not in READABLE_VERSIONS:
+            raise RunError(f"{source}: schema_version {version} is not one ilsvrc-bench reads")
+        return super().from_dict(_upgrade(data, version), source=source, path=path)
+
+    @property
+    def complete(self) -> bool:
+        return self.status == STATUS_COMPLETE and self.metrics is not None
+
+    @property
+    def final_metrics(self) -> Metrics:
+        """The metrics of a complete run; :class:`RunError` while the run is incomplete."""
+        if self.metrics is None:
+            raise RunError(f"run {self.run_id} is {self.status}: it has no metrics yet")
+        return self.metrics
+
+    def row(self, *, run_dir: str | None = None, level: float = DEFAULT_LEVEL) -> dict[str, Any]:
+        """The record as one flat row (:data:`ROW_COLUMNS`), intervals at ``level``."""
+        m = self.metrics
+        row: dict[str, Any] = dict.fromkeys(ROW_COLUMNS)
+        row.update(
+            run_id=self.run_id,
+            run_dir=run_dir,
+            status=self.status,
+            model=self.model.name,
+            model_ref=self.model.ref,
+            weights=self.weights.name,
+            weights_sha256=self.weights.sha256,
+            weights_file=self.weights.path,
+            weights_random=self.weights.random,
+            data=self.data.name,
+            split=self.data.split,
+            manifest_sha256=self.data.manifest_sha256,
+            subset_sha256=self.data.subset_sha256,
+            limit=self.data.limit,
+            preprocessing=json.dumps(self.preprocessing, sort_keys=True),
+            protocol=self.protocol,
+            precision=self.precision,
+            device=self.device.name,
+            device_type=self.device.type,
+            batch_size=self.batch_size,
+            ci_level=level,
+            unreadable=[u.path for u in self.unreadable],
+            images_per_second=self.timings.images_per_second if self.timings else None,
+            reused_images=self.reused_images,
+            run_key=self.run_key,
+            created_at=self.created_at,
+            finished_at=self.finished_at,
+        )
+        if m is not None:
+            row.update(counts_columns(m, level))
+            row.update(
+                mean_per_class_acc=m.mean_per_class_acc,
+                n_unreadable=m.n_unreadable,
+            )
+        return row
+
+
+def counts_columns(counts: Counts, level: float = DEFAULT_LEVEL) -> dict[str, Any]:
+    """The row columns computed from counts: hits, accuracies, errors, intervals at ``level``."""
+    out: dict[str, Any] = {
+        "n_images": counts.n_images,
+        "top1_correct": counts.top1_correct,
+        "top5_correct": counts.top5_correct,
+    }
+    for k in ("top1", "top5"):
+        metric: Metric = "top1" if k == "top1" else "top5"
+        lo, hi = counts.ci(metric, level)
+        out.update(
+            {
+                f"{k}_acc": counts.acc(metric),
+                f"{k}_err": counts.err(metric),
+                f"{k}_ci_lo": None if math.isnan(lo) else lo,
+                f"{k}_ci_hi": None if math.isnan(hi) else hi,
+            }
+        )
+    return out
+
+
+def _upgrade(data: Mapping[str, Any], version: int) -> Mapping[str, Any]:
+    """A version-1 record in version-2 shape (``model`` held the weights and preprocessing)."""
+    if version >= 2:
+        return data
+    out = dict(data)
+    model = out.get("model")
+    if isinstance(model, Mapping):
+        out["model"] = {k: v for k, v in model.items() if k not in ("weights", "preprocessing")}
+        weights = model.get("weights")
+        if isinstance(out.get("weights"), Mapping) and isinstance(weights, Mapping):
+            out["weights"] = {"url": weights.get("url"), **out["weights"]}
+    return out
+
+
+# The one flat row of a run: eval's --format json/csv, runs.load_runs, report, check's files.
+ROW_COLUMNS = (
+    "run_id",
+    "run_dir",
+    "status",
+    "model",  # the model's name
+    "model_ref",  # what the user typed
+    "weights",  # the weights' name
+    "weights_sha256",
+    "weights_file",  # the local weights file, if one was given
+    "weights_random",
+    "data",  # the dataset's name
+    "split",
+    "manifest_sha256",
+    "subset_sha256",
+    "limit",
+    "preprocessing",  # JSON text
+    "protocol",
+    "precision",
+    "device",  # the device's name
+    "device_type",
+    "batch_size",
+    "n_images",  # images scored
+    "top1_correct",
+    "top5_correct",
+    "top1_acc",
+    "top5_acc",
+    "top1_err",
+    "top5_err",
+    "ci_level",  # of the intervals below, e.g. 0.95
+    "top1_ci_lo",  # Wilson interval of the top-1 accuracy, percent
+    "top1_ci_hi",
+    "top5_ci_lo",
+    "top5_ci_hi",
+    "mean_per_class_acc",
+    "n_unreadable",
+    "unreadable",  # paths of the unreadable images (misses)
+    "images_per_second",
+    "reused_images",
+    "run_key",
+    "created_at",
+    "finished_at",
+)
