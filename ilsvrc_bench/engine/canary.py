@@ -95,9 +95,9 @@ def run_canary(
         )[0]
         labels, pred = _predictions(main)
         ok = pred[:, 0] == labels
-        m = main.record.metrics or {}
-        top1, n = float(m["top1_acc"]), int(m["n_images"])
-        ci = (float(m["top1_ci"][0]), float(m["top1_ci"][1]))
+        m = main.record.final_metrics
+        top1, n = m.top1_acc, m.n_images
+        ci = m.ci("top1")
         verdict = (
             "reproduces"
             if ci[0] <= expected <= ci[1]

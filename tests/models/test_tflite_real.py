@@ -61,7 +61,7 @@ def test_real_tflite_eval_agrees_with_an_independent_litert_loop(
         runs_dir=tmp_path / "runs",
         options=EvalOptions(device="cpu", batch_size=32, workers=1),
     )
-    assert result.record.weights["sha256"] == SHA256
+    assert result.record.weights.sha256 == SHA256
     df = runs.read_predictions(result.run_dir)  # manifest order, as dataset.records
     labels = np.array([r.class_index for r in dataset.records])
     assert np.array_equal(df["label"].to_numpy(), labels)
@@ -69,8 +69,8 @@ def test_real_tflite_eval_agrees_with_an_independent_litert_loop(
     theirs = independent_top5([dataset.read_bytes(r) for r in dataset.records], real_tflite)
     assert np.array_equal(pred[:, 0], theirs[:, 0]), np.flatnonzero(pred[:, 0] != theirs[:, 0])
     assert np.array_equal(pred, theirs)
-    metrics = result.record.metrics or {}
+    metrics = result.record.final_metrics
     top1 = int((theirs[:, 0] == labels).sum())
     top5 = int((theirs == labels[:, None]).any(axis=1).sum())
-    assert (metrics["top1_correct"], metrics["top5_correct"]) == (top1, top5)
+    assert (metrics.top1_correct, metrics.top5_correct) == (top1, top5)
     assert top1 / 200 > 0.5  # a real pretrained model on real photographs: far above chance
