@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import traceback
+import warnings
 from typing import Any
 
 import click
@@ -139,3 +140,17 @@ def main(ctx: click.Context) -> None:
     """
     # -v/-q/--no-color may also follow the subcommand; its parser merges them in later
     output.configure(**_terminal(ctx))
+    warnings.showwarning = _show_warning
+
+
+def _show_warning(  # noqa: PLR0917 - the signature warnings.showwarning calls
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """A Python warning from a library (Pillow, torch) as the tool's own one-line warning."""
+    lines = str(message).strip().splitlines()
+    output.warn(f"{lines[0] if lines else category.__name__} ({category.__name__})")

@@ -57,6 +57,25 @@ def _is_hex(text: str) -> bool:
     return all(c in "0123456789abcdefABCDEF" for c in text)
 
 
+class DatasetName(click.ParamType):
+    """A dataset name: a folder name under the data root, so no paths and no odd characters."""
+
+    name = "NAME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from ilsvrc_bench.data.prepare import NAME_RE
+
+        if not NAME_RE.match(str(value)):
+            self.fail(
+                f"{value!r}: a dataset name is letters, digits, '.', '_' and '-', "
+                "starting with a letter or digit",
+                param,
+                ctx,
+            )
+        return str(value)
+
+
+NAME = DatasetName()
 MD5 = KeyValue("=", "NAME=HEX")
 HEADER = KeyValue(":", "'Name: value'")
 
@@ -142,7 +161,33 @@ def _identity(ds: Dataset) -> dict[str, Any]:
         "problems": ds.problems,
         "label_order": info.get("label_order", {}),
         "class_subset": info.get("class_subset"),
+        "complete": bool(info.get("complete", False)),
+        "is_subset": bool(info.get("is_subset", False)),
+        "n_listed": info.get("n_listed"),
+        "notes": list(info.get("notes", [])),
     }
+
+
+def _md5_text(ident: dict[str, Any]) -> str:
+    """What was checked, truthfully: "checked" only when a known MD5 was compared."""
+    if ident["verify_skipped"]:
+        return "skipped (--no-verify)"
+    checks = ident["md5_checks"]
+    verified = {c.get("expected_from") for c in checks.values() if c.get("verified")}
+    if not verified:
+        return "none (no archive with a known MD5)"
+    where = ", ".join(sorted("official MD5" if v == "official" else str(v) for v in verified))
+    unchecked = sum(not c.get("verified") for c in checks.values())
+    return f"checked against {where}" + (f"; {unchecked} not checked" if unchecked else "")
+
+
+def _data_text(ident: dict[str, Any]) -> str:
+    if ident["complete"]:
+        return "complete ILSVRC2012 val"
+    if ident["is_subset"]:
+        listed = f" of {ident['n_listed']:,} listed" if ident["n_listed"] else ""
+        return f"SUBSET of ILSVRC2012 val: {ident['n_images']:,} images{listed}"
+    return f"{ident['split']} split of {ident['source']}"
 
 
 def _classes_text(classes: list[int]) -> str:
@@ -161,6 +206,7 @@ def _show(ds: Dataset, *, fmt: str = "table", out: Path | None = None) -> None:
         {"field": key, "value": value}
         for key, value in {
             **{k: ident[k] for k in ("name", "source", "split", "n_images", "n_classes")},
+            "data": _data_text(ident),
             "classes": _classes_text(ident["classes"]),
             "ranked over": f"{len(ident['class_subset'])} classes (the set's subset)"
             if ident["class_subset"]
@@ -168,7 +214,7 @@ def _show(ds: Dataset, *, fmt: str = "table", out: Path | None = None) -> None:
             "size": f"{ident['size_bytes']:,} bytes",
             "blacklisted": ident["blacklisted"],
             "problems": len(ident["problems"]),
-            "md5": "skipped (--no-verify)" if ident["verify_skipped"] else "checked",
+            "md5": _md5_text(ident),
             "storage": f"{ident['storage']} {ident['storage_location']}",
             "manifest_sha256": ident["manifest_sha256"],
             "path": ident["path"],
@@ -191,13 +237,27 @@ def data() -> None:
     default=None,
     help="Source layout (detected when omitted).",
 )
-@click.option("--name", default=None, help="Dataset name (default: from the source).")
+@click.option(
+    "--name",
+    type=NAME,
+    default=None,
+    help="Dataset name (default: from the source; ilsvrc2012-val only for the complete val).",
+)
+@click.option(
+    "--label-offset",
+    type=click.IntRange(-1, 1),
+    default=0,
+    show_default=True,
+    help="Add this to integer labels in a label list: -1 for 1-based files (the 1001-class "
+    "convention with 0 = background, or 1..1000).",
+)
 @md5_options
 @root_option
 def prepare(  # noqa: PLR0917 - one parameter per click option
     sources: tuple[Path, ...],
     source_format: str | None,
     name: str | None,
+    label_offset: int,
     md5: tuple[tuple[str, str], ...],
     no_verify: bool,
     root: Path | None,
@@ -220,6 +280,7 @@ def prepare(  # noqa: PLR0917 - one parameter per click option
             fmt=source_format,
             md5=dict(md5),
             verify=not no_verify,
+            label_offset=label_offset,
             progress=progress,
         )
     output.info(f"prepared {ds.name}: {ds.n_images:,} images, {ds.n_classes} classes")
@@ -228,6 +289,13 @@ def prepare(  # noqa: PLR0917 - one parameter per click option
 
 
 def _report_problems(ds: Dataset) -> None:
+    for note in ds.info.get("notes", []):
+        output.info(note)
+    if ds.info.get("is_subset"):
+        output.warn(
+            f"{ds.name} is a subset of ILSVRC2012 val ({ds.n_images:,} images), not the "
+            "complete val (`data info` and the manifest say so)"
+        )
     problems = ds.problems
     if problems:
         first = problems[0]
@@ -250,7 +318,7 @@ def _report_problems(ds: Dataset) -> None:
     help="HTTP header to send, e.g. a cookie or token (repeatable; never logged).",
 )
 @click.option("--retries", default=5, show_default=True, help="Retries without progress.")
-@click.option("--name", default=None, help="Dataset name (default: ilsvrc2012-val).")
+@click.option("--name", type=NAME, default=None, help="Dataset name (default: ilsvrc2012-val).")
 @md5_options
 @root_option
 def download(  # noqa: PLR0917 - one parameter per click option
@@ -375,10 +443,24 @@ def verify(  # noqa: PLR0917 - one parameter per click option
 
 @data.command()
 @click.argument("out_dir", required=False, type=click.Path(file_okay=False, path_type=Path))
-@click.option("--classes", default=10, show_default=True, help="Number of classes (spread out).")
-@click.option("--per-class", default=2, show_default=True, help="Images per class.")
+@click.option(
+    "--classes",
+    type=click.IntRange(1, 1000),
+    default=10,
+    show_default=True,
+    help="Number of classes (spread out).",
+)
+@click.option(
+    "--per-class",
+    type=click.IntRange(min=1),
+    default=2,
+    show_default=True,
+    help="Images per class.",
+)
 @click.option("--seed", default=0, show_default=True, help="Seed for images and order.")
-@click.option("--name", default="sample", show_default=True, help="Name of the prepared dataset.")
+@click.option(
+    "--name", type=NAME, default="sample", show_default=True, help="Name of the prepared dataset."
+)
 @click.option("--no-prepare", is_flag=True, help="Only write the archives.")
 @root_option
 def sample(  # noqa: PLR0917 - one parameter per click option

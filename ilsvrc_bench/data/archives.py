@@ -17,6 +17,9 @@ from typing import IO
 from ilsvrc_bench.errors import DataError
 
 CHUNK = 1 << 20
+# The devkit's meta.mat and ground truth are under 1 MB; its whole archive inflates to ~10 MB.
+MAX_SMALL_MEMBER = 16 << 20
+MAX_SMALL_ARCHIVE = 256 << 20
 # What a damaged archive raises from tarfile, gzip or zlib.
 ARCHIVE_ERRORS = (tarfile.TarError, EOFError, zlib.error, OSError)
 
@@ -120,18 +123,40 @@ def index_tar(archive: Path, *, progress: Callable[[int], None] | None = None) -
     return TarIndex(tuple(entries), reader.md5.hexdigest(), size)
 
 
-def read_members(archive: Path, wanted: Callable[[str], bool]) -> Iterator[tuple[str, bytes]]:
-    """Yield ``(name, bytes)`` for the members ``wanted`` accepts; every member is checked."""
+def read_members(
+    archive: Path,
+    wanted: Callable[[str], bool],
+    *,
+    max_member: int = MAX_SMALL_MEMBER,
+    max_total: int = MAX_SMALL_ARCHIVE,
+) -> Iterator[tuple[str, bytes]]:
+    """Yield ``(name, bytes)`` for the members ``wanted`` accepts; every member is checked.
+
+    Meant for small archives (the devkit): a wanted member over ``max_member`` bytes, or
+    members adding up to more than ``max_total`` once inflated, are refused from the tar
+    headers, before their bytes are read, so a compression bomb never reaches memory.
+    """
     try:
         with tarfile.open(archive, mode="r:*") as tar:
-            members = tar.getmembers()
-            for member in members:
+            total = 0
+            for member in tar:
                 check_member(archive, member)
-            for member in members:
-                if member.isfile() and wanted(member.name):
-                    fobj = tar.extractfile(member)
-                    assert fobj is not None
-                    yield member.name, fobj.read()
+                total += member.size
+                if total > max_total:
+                    raise DataError(
+                        f"{archive}: inflates to more than {max_total >> 20} MB (at member "
+                        f"{member.name!r}); a devkit is a few MB, refusing the archive"
+                    )
+                if not (member.isfile() and wanted(member.name)):
+                    continue
+                if member.size > max_member:
+                    raise DataError(
+                        f"{archive}: member {member.name!r} inflates to {member.size:,} bytes; "
+                        f"it can be at most {max_member:,}, refusing the archive"
+                    )
+                fobj = tar.extractfile(member)
+                assert fobj is not None
+                yield member.name, fobj.read()
     except DataError:
         raise
     except ARCHIVE_ERRORS as exc:

@@ -76,6 +76,9 @@ def _stream(
         response = urllib.request.urlopen(_request(url, headers, offset), timeout=policy.timeout_s)
     except urllib.error.HTTPError as exc:
         if exc.code == 416 and offset:  # the part already holds every byte
+            content_range = exc.headers.get("Content-Range", "") if exc.headers else ""
+            whole = content_range.rsplit("/", 1)[-1]
+            tick(offset, int(whole) if whole.isdigit() else None, reset=True)
             return True
         if exc.code in (401, 403):
             raise DataError(f"{url}: HTTP {exc.code}; {AUTH_HELP}") from None
@@ -126,11 +129,12 @@ def fetch(
     if dest.exists() and (md5 is None or file_md5(dest) == md5):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    state = {"done": 0}
+    state = {"done": 0, "total": -1}
 
     def tick(advance: int, total: int | None, reset: bool = False) -> None:
         if reset:
             advance -= state["done"]
+            state["total"] = -1 if total is None else total
         state["done"] += advance
         if progress is not None:
             progress(f"download {dest.name}", advance, total)
@@ -150,7 +154,9 @@ def fetch(
                     f"{part.name} is kept, rerun to resume"
                 ) from exc
             sleep(policy.delay(failures))
-    if md5 is not None:
+    if md5 is None:
+        _check_length(url, part, dest, state["total"])
+    else:
         actual = file_md5(part)
         if actual != md5:
             raise DataError(
@@ -159,6 +165,22 @@ def fetch(
             )
     part.replace(dest)
     return dest
+
+
+def _check_length(url: str, part: Path, dest: Path, total: int) -> None:
+    """Without an MD5, only the length the server declared says the file is complete."""
+    size = part.stat().st_size
+    if total < 0:
+        raise DataError(
+            f"{url}: the server sent no length and no MD5 is checked (--no-verify), so "
+            f"{dest.name} cannot be known complete; kept as {part.name} (give --md5 "
+            f"{dest.name}=HEX, or drop --no-verify)"
+        )
+    if size != total:
+        raise DataError(
+            f"{part}: has {size:,} of the {total:,} bytes the server announced; kept as "
+            f"{part.name}, rerun to resume"
+        )
 
 
 def download(

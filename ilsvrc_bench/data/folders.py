@@ -6,8 +6,6 @@ Images in folders are read in place; only parquet shards are unpacked into the d
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,9 +13,9 @@ from pathlib import Path
 from ilsvrc_bench.data.archives import file_sha256
 from ilsvrc_bench.data.dataset import DEFAULT_NAME, Storage
 from ilsvrc_bench.data.devkit import Devkit, read_devkit
-from ilsvrc_bench.data.labelorder import looks_like_devkit_order
+from ilsvrc_bench.data.labelfiles import read_labels
 from ilsvrc_bench.data.official import is_devkit, label_by_number
-from ilsvrc_bench.data.scan import IMAGE_SUFFIXES, Context, Entry, Scan, val_number
+from ilsvrc_bench.data.scan import IMAGE_SUFFIXES, Context, Entry, Scan, check_numbers, val_number
 from ilsvrc_bench.errors import DataError
 from ilsvrc_bench.synsets import N_CLASSES, all_synsets, index_of
 
@@ -51,96 +49,6 @@ def _entries(
     return entries
 
 
-# -- label files ------------------------------------------------------------------------------
-
-
-def _read_text(path: Path) -> str:
-    try:
-        return path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise DataError(f"{path}: cannot read the label file ({exc})") from exc
-
-
-def _kaggle_solution(path: Path) -> dict[str, str]:
-    """``ImageId -> wnid`` from ``LOC_val_solution.csv`` (first token of ``PredictionString``)."""
-    rows = csv.DictReader(io.StringIO(_read_text(path)))
-    if rows.fieldnames is None or not {"ImageId", "PredictionString"} <= set(rows.fieldnames):
-        raise DataError(f"{path}: expected the columns ImageId,PredictionString")
-    labels = {}
-    for row in rows:
-        tokens = row["PredictionString"].split()
-        if not tokens:
-            raise DataError(f"{path}: no label for {row['ImageId']}")
-        index_of(tokens[0])
-        labels[row["ImageId"]] = tokens[0]
-    return labels
-
-
-def _caffe_val_txt(path: Path, devkit: Devkit | None) -> dict[str, str]:
-    """``file -> wnid`` from Caffe's ``val.txt`` (``name index``, sorted-wnid order)."""
-    indices: dict[str, int] = {}
-    for n, line in enumerate(_read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        parts = line.split()
-        if len(parts) != 2 or not parts[1].isdigit():
-            raise DataError(f"{path}: line {n} is not 'FILE INDEX': {line.strip()!r}")
-        indices[parts[0]] = int(parts[1])
-    values = set(indices.values())
-    if values and (max(values) >= N_CLASSES or (N_CLASSES in values and 0 not in values)):
-        raise DataError(
-            f"{path}: class indices run to {max(values)}; expected 0..999 (devkit ids?)"
-        )
-    numbers = {p: num for p in indices if (num := val_number(p)) is not None}
-    if devkit is not None and looks_like_devkit_order(indices, devkit, numbers):
-        raise DataError(
-            f"{path}: these labels follow the devkit order (ILSVRC2012_ID - 1), not the "
-            "sorted-wnid order; a model would score near zero. Use the devkit ground truth instead"
-        )
-    wnids = [s.wnid for s in all_synsets()]
-    return {p: wnids[i] for p, i in indices.items()}
-
-
-def _ground_truth(path: Path, images: Sequence[str], devkit: Devkit | None) -> dict[str, str]:
-    if devkit is None:
-        raise DataError(
-            f"{path}: devkit ground truth holds devkit ids; also give the devkit tar.gz "
-            "(ILSVRC2012_devkit_t12.tar.gz) so they can be mapped to wnids"
-        )
-    truth = [int(x) for x in _read_text(path).split()]
-    if len(truth) != len(images):
-        raise DataError(f"{path}: has {len(truth)} labels but there are {len(images)} images")
-    labels = {}
-    for rel in images:
-        number = val_number(rel)
-        if number is None or not 1 <= number <= len(truth):
-            raise DataError(f"{path}: cannot label {rel!r} (not ILSVRC2012_val_N with N in range)")
-        if truth[number - 1] not in devkit.wnid_of_devkit_id:
-            raise DataError(f"{path}: line {number} has devkit id {truth[number - 1]}, not 1..1000")
-        labels[rel] = devkit.wnid_of_devkit_id[truth[number - 1]]
-    return labels
-
-
-def _read_labels(path: Path, images: Sequence[str], devkit: Devkit | None) -> dict[str, str]:
-    """``image -> wnid`` from any supported label file, matched to the images present."""
-    head = _read_text(path)[:200]
-    if head.startswith("ImageId"):
-        by_id = _kaggle_solution(path)
-        stems = {Path(rel).stem: rel for rel in images}
-        missing = [i for i in by_id if i not in stems]
-        if missing:
-            raise DataError(f"{path}: names image {missing[0]!r}, which is not in the folder")
-        return {stems[i]: w for i, w in by_id.items()}
-    first = head.split("\n", 1)[0].split()
-    if len(first) == 2:
-        labels = _caffe_val_txt(path, devkit)
-        missing = [p for p in labels if p not in set(images)]
-        if missing:
-            raise DataError(f"{path}: names image {missing[0]!r}, which is not in the folder")
-        return labels
-    return _ground_truth(path, images, devkit)
-
-
 # -- readers ----------------------------------------------------------------------------------
 
 
@@ -170,11 +78,15 @@ def scan_flat(sources: Sequence[Path], ctx: Context, *, source: str = "flat") ->
     if label_file is None:
         found = [p for n in LABEL_FILES if (p := folder / n).is_file()]
         label_file = found[0] if found else None
+    check_numbers(base, images)
+    notes: list[str] = []
     if label_file is not None:
-        labels = _read_labels(label_file, images, devkit)
+        read = read_labels(label_file, images, devkit, offset=ctx.label_offset)
+        labels, listed, notes = read.by_image, read.listed, read.notes
     elif devkit_tgz is not None and devkit is not None:
         triples = label_by_number(images, devkit, labels_file=devkit_tgz)
         labels = {rel: t[0] for rel, t in zip(images, triples, strict=True)}
+        listed = len(devkit.ground_truth)
     else:
         raise DataError(
             f"{folder}: no label file; give LOC_val_solution.csv, val.txt, or the devkit tar.gz"
@@ -184,7 +96,16 @@ def scan_flat(sources: Sequence[Path], ctx: Context, *, source: str = "flat") ->
         raise DataError(f"{label_file}: has no label for {unlabelled[0]!r} in {base}")
     entries = _entries(base, labels, ctx, devkit)
     storage = Storage("dir", base.resolve())
-    return Scan(source, entries, storage, DEFAULT_NAME, devkit=devkit, checks=checks)
+    return Scan(
+        source,
+        entries,
+        storage,
+        DEFAULT_NAME,
+        devkit=devkit,
+        checks=checks,
+        n_listed=listed,
+        notes=notes,
+    )
 
 
 def scan_imagefolder(sources: Sequence[Path], ctx: Context) -> Scan:

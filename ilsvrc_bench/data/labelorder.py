@@ -41,19 +41,77 @@ def string_sorted_map() -> dict[int, int]:
     return {pos: int(name) for pos, name in enumerate(names)}
 
 
-def looks_like_devkit_order(
-    labelled: Mapping[str, int], devkit: Devkit, number_of: Mapping[str, int]
-) -> bool:
-    """True if integer labels match ``devkit_id - 1`` of the ground truth more than sorted-wnid."""
-    right = wrong = 0
-    for path, label in labelled.items():
-        number = number_of.get(path)
-        if number is None or number > len(devkit.ground_truth):
+SHIFT_HINT = (
+    "1-based labels, as in the 1001-class convention (0 = background) or a 1..1000 numbering; "
+    "prepare with --label-offset -1"
+)
+
+
+def _hypotheses(
+    labels: Mapping[str, int], devkit: Devkit | None
+) -> tuple[int, int, dict[str, int]]:
+    """How many labels fit the sorted-wnid index, and how many fit each known mistake, among the
+    images whose true class is known (from the devkit ground truth or a wnid in the name)."""
+    from ilsvrc_bench.data.scan import val_number, wnid_in_name
+
+    known, right, wrong = 0, 0, Counter[str]()
+    for name, label in labels.items():
+        wnid, devkit_id = wnid_in_name(name), None
+        number = val_number(name)
+        if devkit is not None and number is not None and number <= len(devkit.ground_truth):
+            devkit_id = devkit.ground_truth[number - 1]
+            wnid = devkit.wnid_of_devkit_id[devkit_id]
+        if wnid is None:
             continue
-        devkit_id = devkit.ground_truth[number - 1]
-        right += label == index_of(devkit.wnid_of_devkit_id[devkit_id])
-        wrong += label == devkit_id - 1
-    return wrong > right
+        index = index_of(wnid)
+        known += 1
+        right += label == index
+        wrong["shift+1"] += label == index + 1
+        wrong["shift-1"] += label == index - 1
+        if devkit_id is not None:
+            wrong["devkit-1"] += label == devkit_id - 1
+            wrong["devkit"] += label == devkit_id
+    return known, right, dict(wrong)
+
+
+def integer_label_problem(
+    labels: Mapping[str, int], devkit: Devkit | None, *, offset: int = 0
+) -> str | None:
+    """Why integer labels (image name -> label, ``offset`` applied) are not sorted-wnid class
+    indices, or None. Catches 1-based files on any subset when the true classes are known."""
+    if not labels:
+        return None
+    low, high = min(labels.values()), max(labels.values())
+    known, right, wrong = _hypotheses(labels, devkit)
+    best = max(wrong, key=lambda k: wrong[k], default=None)
+    if best is not None and wrong[best] > right and 2 * wrong[best] >= known:
+        return _WRONG_ORDER[best].format(n=wrong[best], of=known)
+    if offset and low < 0:
+        return (
+            f"a label 0 shifted by --label-offset {offset} is {low}: in the 1001-class "
+            "convention 0 is the background class, which ILSVRC2012 val does not use"
+        )
+    if high >= N_CLASSES and low >= 1:
+        return (
+            f"class indices run {low}..{high}, never 0: {SHIFT_HINT} (devkit ids need the devkit)"
+        )
+    if high >= N_CLASSES or low < 0:
+        return f"class indices run {low}..{high}; expected 0..999 (sorted-wnid order)"
+    return None
+
+
+_WRONG_ORDER = {
+    "shift+1": "{n} of {of} labels are the sorted-wnid index + 1: " + SHIFT_HINT,
+    "shift-1": "{n} of {of} labels are the sorted-wnid index - 1; prepare with --label-offset 1",
+    "devkit-1": (
+        "these labels follow the devkit order (ILSVRC2012_ID - 1), not the sorted-wnid order "
+        "({n} of {of}); a model would score near zero. Use the devkit ground truth instead"
+    ),
+    "devkit": (
+        "these labels are devkit ids (ILSVRC2012_ID), not sorted-wnid indices ({n} of {of}); "
+        "use the devkit ground truth instead"
+    ),
+}
 
 
 def check_scan(scan: Scan, records: Sequence[ImageRecord]) -> dict[str, Any]:
@@ -126,7 +184,12 @@ def check_predictions(
     if len(labels) != len(top1):
         raise DataError(f"{len(labels)} labels but {len(top1)} predictions")
     n = max(len(labels), 1)
-    orders: dict[str, Mapping[int, int]] = {"string-sorted folder": string_sorted_map()}
+    orders: dict[str, Mapping[int, int]] = {
+        "string-sorted folder": string_sorted_map(),
+        # a 1-based label file (the 1001-class convention) read as 0-based, and the reverse
+        "shifted by one (1-based)": {y: y - 1 for y in range(1, N_CLASSES)},
+        "shifted by minus one": {y: y + 1 for y in range(N_CLASSES - 1)},
+    }
     if devkit is not None:
         orders["devkit"] = devkit_order_map(devkit)
     acc = {"sorted-wnid": sum(int(p == y) for p, y in zip(top1, labels, strict=True)) / n}

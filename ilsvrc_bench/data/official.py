@@ -11,8 +11,8 @@ from pathlib import Path
 
 from ilsvrc_bench.data.archives import index_tar
 from ilsvrc_bench.data.dataset import DEFAULT_NAME, Storage
-from ilsvrc_bench.data.devkit import GROUND_TRUTH, Devkit, read_devkit
-from ilsvrc_bench.data.scan import Context, Entry, Scan, val_number
+from ilsvrc_bench.data.devkit import Devkit, read_devkit
+from ilsvrc_bench.data.scan import Context, Entry, Scan, check_numbers, val_number
 from ilsvrc_bench.errors import DataError
 
 
@@ -39,13 +39,11 @@ def split_official(sources: Sequence[Path]) -> tuple[Path, Path] | None:
 def label_by_number(
     paths: Sequence[str], devkit: Devkit, *, labels_file: Path
 ) -> list[tuple[str, int, bool]]:
-    """``(wnid, devkit_id, blacklisted)`` for each val image name, from the devkit ground truth."""
+    """``(wnid, devkit_id, blacklisted)`` for each val image name, from the devkit ground truth.
+
+    The images may be any subset of those the ground truth lists.
+    """
     truth = devkit.ground_truth
-    if len(truth) != len(paths):
-        raise DataError(
-            f"{labels_file}: {GROUND_TRUTH} has {len(truth)} labels but there are "
-            f"{len(paths)} images"
-        )
     out: list[tuple[str, int, bool]] = []
     for path in paths:
         number = val_number(path)
@@ -67,11 +65,32 @@ def scan_official(val_tar: Path, devkit_tgz: Path, ctx: Context) -> Scan:
     size = val_tar.stat().st_size
     index = index_tar(val_tar, progress=lambda n: ctx.tick(f"index {val_tar.name}", n, size))
     checks[val_tar.name] = ctx.check_md5(val_tar, index.md5)
-    entries_by_name = sorted(index.entries, key=lambda e: e.name)
-    labels = label_by_number([e.name for e in entries_by_name], devkit, labels_file=devkit_tgz)
+    names = {e: _flat_name(val_tar, e.name) for e in index.entries}
+    entries_by_name = sorted(index.entries, key=lambda e: names[e])
+    check_numbers(val_tar, [names[e] for e in entries_by_name])
+    labels = label_by_number([names[e] for e in entries_by_name], devkit, labels_file=devkit_tgz)
     entries = [
-        Entry(e.name, wnid, e.size, e.sha256, e.head, devkit_id, black, e.offset)
+        Entry(names[e], wnid, e.size, e.sha256, e.head, devkit_id, black, e.offset)
         for e, (wnid, devkit_id, black) in zip(entries_by_name, labels, strict=True)
     ]
     storage = Storage(kind="tar", location=val_tar.resolve(), archive_size=index.size)
-    return Scan("official", entries, storage, DEFAULT_NAME, devkit=devkit, checks=checks)
+    return Scan(
+        "official",
+        entries,
+        storage,
+        DEFAULT_NAME,
+        devkit=devkit,
+        checks=checks,
+        n_listed=len(devkit.ground_truth),
+    )
+
+
+def _flat_name(val_tar: Path, name: str) -> str:
+    """The member's name; the official val tar is flat, so a sub-folder is a DataError."""
+    flat = name[2:] if name.startswith("./") else name
+    if "/" in flat:
+        raise DataError(
+            f"{val_tar}: member {name!r} is in a sub-folder; the official val tar holds only "
+            "ILSVRC2012_val_NNNNNNNN.JPEG at the top level"
+        )
+    return flat

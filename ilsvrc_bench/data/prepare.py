@@ -15,6 +15,7 @@ from pathlib import Path
 
 from ilsvrc_bench import paths
 from ilsvrc_bench.data.dataset import (
+    DEFAULT_NAME,
     Dataset,
     ImageRecord,
     Storage,
@@ -24,8 +25,8 @@ from ilsvrc_bench.data.dataset import (
 )
 from ilsvrc_bench.data.devkit import save_devkit, seen_devkit
 from ilsvrc_bench.data.labelorder import check_scan
-from ilsvrc_bench.data.scan import Context, Progress, Scan, image_problem
-from ilsvrc_bench.errors import DataError
+from ilsvrc_bench.data.scan import Context, Progress, Scan, image_problem, val_number
+from ilsvrc_bench.errors import DataError, UsageError
 from ilsvrc_bench.synsets import index_of
 
 LOCK_NAME = ".prepare.lock"
@@ -98,25 +99,28 @@ def prepare(
     fmt: str | None = None,
     md5: Mapping[str, str] | None = None,
     verify: bool = True,
+    label_offset: int = 0,
     progress: Progress | None = None,
 ) -> Dataset:
     """Prepare a dataset from ``sources`` (archives, folders, label files; see ``docs/data.md``).
 
     ``fmt`` forces the source format (detected otherwise); ``md5`` maps archive file names to
-    expected MD5s; ``verify=False`` skips MD5 checks and records that in ``dataset.json``.
+    expected MD5s; ``verify=False`` skips MD5 checks and records that in ``dataset.json``;
+    ``label_offset`` is added to integer labels in label lists (-1 for 1-based files).
     """
     paths_in = _check_inputs(sources, name)
     root_dir = paths.data_root(root)
     base = datasets_dir(root_dir)
     with root_lock(root_dir):
         base.mkdir(parents=True, exist_ok=True)
+        _remove_stale(base)
         work = base / f".prepare-{os.getpid()}"
-        shutil.rmtree(work, ignore_errors=True)
         work.mkdir()
         try:
             ctx = Context(work, dict(md5 or {}), verify, progress, seen_devkit(root_dir))
+            ctx.label_offset = label_offset
             scan = _read(paths_in, fmt, ctx)
-            dataset_name = name or scan.default_name
+            dataset_name = _name_for(scan, name)
             try:
                 _write(work, scan, name=dataset_name, sources=paths_in, verify=verify)
                 if scan.devkit is not None and len(scan.devkit.ground_truth) == FULL_VAL:
@@ -132,6 +136,54 @@ def prepare(
     return open_dataset(base / dataset_name)
 
 
+def _remove_stale(base: Path) -> None:
+    """Work folders a killed prepare left behind; safe, as the caller holds the root's lock."""
+    for stale in base.glob(".prepare-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    for stale in base.glob(".old-*"):
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def is_complete(scan: Scan) -> bool:
+    """Whether ``scan`` holds every ILSVRC2012 val image, 1..50,000, each once."""
+    if scan.split != "val" or len(scan.entries) != FULL_VAL:
+        return False
+    numbers = {val_number(e.path) for e in scan.entries}
+    return numbers == set(range(1, FULL_VAL + 1))
+
+
+def _name_for(scan: Scan, name: str | None) -> str:
+    """The dataset's name; only the complete val may be called ``ilsvrc2012-val``."""
+    complete = is_complete(scan)
+    if name == DEFAULT_NAME and not complete:
+        raise UsageError(
+            f"--name {DEFAULT_NAME} is kept for the complete ILSVRC2012 val (50,000 images); "
+            f"this source has {len(scan.entries):,}: choose another name"
+        )
+    if name is not None:
+        return name
+    if scan.default_name == DEFAULT_NAME and not complete:
+        return f"{DEFAULT_NAME}-subset-{len(scan.entries)}"
+    return scan.default_name
+
+
+def _subset_fields(scan: Scan) -> dict[str, object]:
+    """What ``dataset.json`` says about completeness (see docs/data.md, 'Subsets')."""
+    complete = is_complete(scan)
+    notes = list(scan.notes)
+    present = len(scan.entries)
+    if scan.n_listed is not None and scan.n_listed > present:
+        notes.append(
+            f"label file lists {scan.n_listed:,} images; {present:,} present: prepared a subset"
+        )
+    return {
+        "complete": complete,
+        "is_subset": scan.split == "val" and not complete,
+        "n_listed": scan.n_listed,
+        "notes": notes,
+    }
+
+
 def _check_inputs(sources: Sequence[str | os.PathLike[str]], name: str | None) -> list[Path]:
     paths_in = [Path(s).expanduser() for s in sources]
     if not paths_in:
@@ -140,7 +192,7 @@ def _check_inputs(sources: Sequence[str | os.PathLike[str]], name: str | None) -
         if not p.exists():
             raise DataError(f"{p}: no such file or folder")
     if name is not None and not NAME_RE.match(name):
-        raise DataError(f"{name!r}: a dataset name is letters, digits, '.', '_' and '-'")
+        raise UsageError(f"{name!r}: a dataset name is letters, digits, '.', '_' and '-'")
     return paths_in
 
 
@@ -176,6 +228,7 @@ def _write(work: Path, scan: Scan, *, name: str, sources: list[Path], verify: bo
             "problems": problems,
             "label_order": label_order,
             **({"class_subset": list(scan.class_subset)} if scan.class_subset else {}),
+            **_subset_fields(scan),
         },
     )
     if scan.devkit is not None:

@@ -21,7 +21,7 @@ from typing import Any
 
 from ilsvrc_bench.data.devkit import BLACKLIST, GROUND_TRUTH, META
 from ilsvrc_bench.data.scan import DEVKIT_TGZ, MD5SUMS, VAL_TAR
-from ilsvrc_bench.errors import DataError
+from ilsvrc_bench.errors import DataError, UsageError
 from ilsvrc_bench.synsets import N_CLASSES, all_synsets
 
 DEVKIT_DIR = "ILSVRC2012_devkit_t12"
@@ -148,11 +148,11 @@ def sample_classes(classes: int | Sequence[int]) -> list[int]:
     """Class indices for a sample: ``n`` spread evenly over the 1000, or the given ones."""
     if isinstance(classes, int):
         if not 1 <= classes <= N_CLASSES:
-            raise DataError(f"a sample has 1..1000 classes, not {classes}")
+            raise UsageError(f"a sample has 1..1000 classes, not {classes}")
         return [i * N_CLASSES // classes for i in range(classes)]
     chosen = sorted(set(classes))
     if not chosen or chosen[0] < 0 or chosen[-1] >= N_CLASSES:
-        raise DataError(f"sample classes must be in 0..999, got {list(classes)[:5]}")
+        raise UsageError(f"sample classes must be in 0..999, got {list(classes)[:5]}")
     return chosen
 
 
@@ -171,7 +171,7 @@ def write_sample(
     single-channel, as some real val images are. Same arguments, same bytes.
     """
     if per_class < 1:
-        raise DataError(f"per_class must be at least 1, not {per_class}")
+        raise UsageError(f"per_class must be at least 1, not {per_class}")
     rng = random.Random(seed)
     labels = [c for c in sample_classes(classes) for _ in range(per_class)]
     rng.shuffle(labels)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ilsvrc_bench.data.archives import file_md5
 from ilsvrc_bench.data.dataset import Storage
 from ilsvrc_bench.data.devkit import Devkit
+from ilsvrc_bench.data.textfiles import read_text
 from ilsvrc_bench.errors import DataError
 
 # (stage, advance, total): a stage's counter moves by ``advance`` of ``total`` (bytes or items).
@@ -54,6 +55,8 @@ class Scan:
     checks: dict[str, Any] = field(default_factory=dict)  # archive name -> md5 check outcome
     # Sorted-wnid class indices the source covers when it is a subset (ImageNet-R/-A), else None.
     class_subset: tuple[int, ...] | None = None
+    n_listed: int | None = None  # how many images the label source names (a subset has fewer)
+    notes: list[str] = field(default_factory=list)  # worth saying, not errors
 
 
 @dataclass
@@ -65,6 +68,7 @@ class Context:
     verify: bool = True
     progress: Progress | None = None
     seen_devkit: Devkit | None = None
+    label_offset: int = 0  # added to integer labels (-1 for 1-based files)
 
     def tick(self, stage: str, advance: int, total: int | None) -> None:
         if self.progress is not None:
@@ -76,10 +80,9 @@ class Context:
             return self.md5[archive.name].lower(), "--md5"
         sums = archive.parent / MD5SUMS
         if sums.is_file():
-            for line in sums.read_text(encoding="utf-8").splitlines():
-                parts = line.split()
-                if len(parts) == 2 and parts[1].lstrip("*") == archive.name:
-                    return parts[0].lower(), str(sums)
+            expected = read_md5sums(sums).get(archive.name)
+            if expected is not None:
+                return expected, str(sums)
         if archive.name in OFFICIAL_MD5:
             return OFFICIAL_MD5[archive.name], "official"
         return None, "none"
@@ -113,6 +116,30 @@ class Context:
         return {"md5": actual, "verified": True, "expected_from": origin}
 
 
+MD5_LINE = re.compile(r"^([0-9a-fA-F]{32}) [ *](.+)$")
+BSD_MD5_LINE = re.compile(r"^MD5 \((.+)\) = ([0-9a-fA-F]{32})$")
+
+
+def read_md5sums(path: Path) -> dict[str, str]:
+    """File name -> MD5 from an ``md5sum`` (``HEX  NAME``) or BSD (``MD5 (NAME) = HEX``) list."""
+    sums: dict[str, str] = {}
+    for number, line in enumerate(read_text(path, what="checksum file").splitlines(), start=1):
+        text = line.strip().lstrip("\ufeff")
+        if not text or text.startswith("#"):
+            continue
+        if match := MD5_LINE.match(text):
+            digest, name = match.groups()
+        elif match := BSD_MD5_LINE.match(text):
+            name, digest = match.groups()
+        else:
+            raise DataError(
+                f"{path}: line {number} is not 'MD5  FILE' (32 hex digits, two spaces, the "
+                f"file name): {text[:80]!r}"
+            )
+        sums[PurePosixPath(name.strip().replace("\\", "/")).name] = digest.lower()
+    return sums
+
+
 def image_problem(entry: Entry) -> str | None:
     """Why an image is not a usable JPEG, from its first bytes (verify --decode goes further)."""
     if entry.size == 0:
@@ -134,3 +161,18 @@ def val_number(path: str) -> int | None:
     """The 1-based val image number in an ``ILSVRC2012_val_00000001.JPEG`` name."""
     match = VAL_NAME.search(path)
     return int(match.group(1)) if match else None
+
+
+def check_numbers(location: Path, paths: Sequence[str]) -> None:
+    """Two files that are the same val image number would share one label: a DataError."""
+    seen: dict[int, str] = {}
+    for path in paths:
+        number = val_number(path)
+        if number is None:
+            continue
+        if number in seen:
+            raise DataError(
+                f"{location}: {seen[number]!r} and {path!r} are both val image {number}; "
+                "one image must not take another's label"
+            )
+        seen[number] = path

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import warnings
 from dataclasses import dataclass, field
 
 from ilsvrc_bench.data.dataset import Dataset, ImageChangedError, ImageRecord
@@ -21,7 +22,7 @@ ERRORS = ("missing", "size", "hash", "decode")
 @dataclass(frozen=True)
 class Finding:
     path: str
-    kind: str  # missing, size, hash, decode, not-jpeg, cmyk, grayscale
+    kind: str  # missing, size, hash, decode, not-jpeg, cmyk, grayscale, large
     detail: str
 
     @property
@@ -46,16 +47,23 @@ class VerifyReport:
 
 
 def decode_findings(path: str, data: bytes) -> list[Finding]:
-    """What decoding ``data`` reveals: failure, a format other than JPEG, CMYK, grayscale."""
+    """What decoding ``data`` reveals: failure (a decompression bomb included), a format other
+    than JPEG, CMYK, grayscale, an image large enough for Pillow to warn."""
     from PIL import Image, UnidentifiedImageError
 
-    try:
-        with Image.open(io.BytesIO(data)) as image:
-            image.load()
-            fmt, mode = image.format, image.mode
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        return [Finding(path, "decode", f"cannot decode: {exc}")]
     found = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data)) as image:
+                image.load()
+                fmt, mode, size = image.format, image.mode, image.size
+    except Image.DecompressionBombError as exc:
+        return [Finding(path, "decode", f"decompression bomb, not decoded: {exc}")]
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, MemoryError) as exc:
+        return [Finding(path, "decode", f"cannot decode: {exc}")]
+    if any(issubclass(w.category, Image.DecompressionBombWarning) for w in caught):
+        found.append(Finding(path, "large", f"{size[0]}x{size[1]} pixels, slow to decode"))
     if fmt != "JPEG":
         found.append(Finding(path, "not-jpeg", f"{fmt} data in a .JPEG file"))
     if mode == "CMYK":

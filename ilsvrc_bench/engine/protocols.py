@@ -42,9 +42,14 @@ def check(protocol: str, prep: Preprocessing) -> None:
             "10crop crops the resized image at its corners; it cannot follow a central-fraction "
             "recipe (use --protocol center, or set --resize and --crop instead)"
         )
-    if protocol == "10crop" and prep.resize_size < prep.crop_size:
+    # Both cut crops out of the resized image; a centre crop larger than it would be padding.
+    resized_then_cropped = protocol == "10crop" or (
+        protocol == "center" and prep.central_fraction is None
+    )
+    if resized_then_cropped and prep.resize_size < prep.crop_size:
         raise UsageError(
-            f"10crop needs resize_size >= crop_size, got {prep.resize_size} < {prep.crop_size}"
+            f"{protocol} needs resize_size >= crop_size (the crop is cut from the resized "
+            f"image), got {prep.resize_size} < {prep.crop_size}"
         )
 
 

@@ -43,7 +43,10 @@ def test_prepare_then_default_dataset(tmp_path: Path) -> None:
     code, out = run("-q", "data", "prepare", str(val), str(devkit), "--root", root)
     assert code == 0, out
     code, out = run("data", "info", "--root", root, "--format", "json")
-    assert json.loads(out)["name"] == "ilsvrc2012-val"
+    assert code == 3  # 6 images are not the complete val, so not the default dataset
+    code, out = run("data", "info", "--root", root, "--data", "ilsvrc2012-val-subset-6",
+                    "--format", "json")  # fmt: skip
+    assert json.loads(out)["name"] == "ilsvrc2012-val-subset-6"
 
 
 def test_verify_fails_with_exit_3_on_changed_image(tmp_path: Path) -> None:
@@ -63,7 +66,8 @@ def test_verify_fails_with_exit_3_on_changed_image(tmp_path: Path) -> None:
     target = folder / "ILSVRC2012_val_00000002.JPEG"
     target.write_bytes(b"\x00" + target.read_bytes()[1:])
     (folder / "ILSVRC2012_val_00000003.JPEG").unlink()
-    code, out = run("data", "verify", "--root", root, "--format", "json")
+    code, out = run("data", "verify", "--root", root, "--data", "ilsvrc2012-val-subset-4",
+                    "--format", "json")  # fmt: skip
     assert code == 3
     kinds = {f["path"]: f["kind"] for f in json.loads(out)}
     assert kinds == {

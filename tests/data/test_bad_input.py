@@ -142,12 +142,23 @@ def test_devkit_missing_member(copy, tmp_path, missing):
     assert DEVKIT in message and missing in message
 
 
-def test_ground_truth_count_mismatch(copy, tmp_path):
+def test_ground_truth_longer_than_the_tar_prepares_a_marked_subset(copy, tmp_path):
     gt = gt_lines(copy) + b"1\n"
     devkit_with(
         copy / DEVKIT, {"meta.mat": meta_mat_bytes(), "ILSVRC2012_validation_ground_truth.txt": gt}
     )
-    with pytest.raises(DataError, match="21 labels but there are 20 images"):
+    ds = prepare([copy], root=tmp_path / "r", verify=False)
+    assert ds.name == "ilsvrc2012-val-subset-20"
+    assert ds.info["is_subset"] and not ds.info["complete"] and ds.info["n_listed"] == 21
+    assert "label file lists 21 images; 20 present: prepared a subset" in ds.info["notes"]
+
+
+def test_ground_truth_shorter_than_the_tar(copy, tmp_path):
+    gt = b"\n".join(gt_lines(copy).split(b"\n")[:19]) + b"\n"
+    devkit_with(
+        copy / DEVKIT, {"meta.mat": meta_mat_bytes(), "ILSVRC2012_validation_ground_truth.txt": gt}
+    )
+    with pytest.raises(DataError, match=r"ILSVRC2012_val_00000020.JPEG.*1\.\.19"):
         prepare([copy], root=tmp_path / "r", verify=False)
 
 

@@ -41,8 +41,12 @@ def test_read_bytes_in_place_matches_sha(prepared) -> None:
         assert data[:3] == b"\xff\xd8\xff"
 
 
-def test_open_dataset_by_default_name_and_path(prepared, tmp_path: Path) -> None:
-    again = open_dataset(root=tmp_path / "root")
+def test_open_dataset_by_name_and_path(prepared, tmp_path: Path) -> None:
+    # 20 images are not the complete val: never the default name plain `eval` reads
+    assert prepared.name == "ilsvrc2012-val-subset-20"
+    with pytest.raises(DataError, match="ilsvrc2012-val-subset-20"):
+        open_dataset(root=tmp_path / "root")
+    again = open_dataset("ilsvrc2012-val-subset-20", root=tmp_path / "root")
     assert again.manifest_sha256 == prepared.manifest_sha256
     assert open_dataset(prepared.path).records == prepared.records
     info = json.loads((prepared.path / "dataset.json").read_text())

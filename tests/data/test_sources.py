@@ -164,11 +164,12 @@ def test_hf_parquet_shards(flat_folder, sample_truth, tmp_path):
     assert_readable(ds)
 
 
-def test_label_file_naming_missing_image(flat_folder, sample_truth, tmp_path):
+def test_label_file_naming_missing_image_prepares_a_subset(flat_folder, sample_truth, tmp_path):
     write_solution(tmp_path / "LOC_val_solution.csv", sample_truth)
     (flat_folder / "ILSVRC2012_val_00000003.JPEG").unlink()
-    with pytest.raises(DataError, match="ILSVRC2012_val_00000003"):
-        prepare([flat_folder, tmp_path / "LOC_val_solution.csv"], root=tmp_path / "r")
+    ds = prepare([flat_folder, tmp_path / "LOC_val_solution.csv"], root=tmp_path / "r")
+    assert ds.n_images == 19 and ds.info["is_subset"] and ds.info["n_listed"] == 20
+    assert "label file lists 20 images; 19 present: prepared a subset" in ds.info["notes"]
 
 
 def test_unrecognised_source(tmp_path):
