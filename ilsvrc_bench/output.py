@@ -89,6 +89,15 @@ def error(message: str) -> None:
     )
 
 
+def error(message: str) -> None:
+    """The one error line on stderr; shown even with ``--quiet``, never parsed as markup."""
+    from rich.text import Text
+
+    line = Text("error:", style="bold red")
+    line.append(" " + message)
+    Console(stderr=True, no_color=not _settings.color, highlight=False).print(line)
+
+
 def _cell(value: Any) -> str:
     if value is None:
         return ""

@@ -43,7 +43,9 @@ def check_member(archive: Path, member: tarfile.TarInfo) -> None:
 
 def damaged(archive: Path, exc: BaseException) -> DataError:
     """The error for a truncated or corrupt archive, naming the file."""
-    detail = str(exc) or type(exc).__name__
+    # tarfile's "could not be opened" lists every method it tried, one per line
+    lines = str(exc).strip().splitlines()
+    detail = lines[0].rstrip(":") if lines else type(exc).__name__
     return DataError(f"{archive}: truncated or corrupt archive ({detail})")
 
 

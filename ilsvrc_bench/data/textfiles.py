@@ -36,11 +36,12 @@ def _encoding(path: Path, raw: bytes) -> str:
         if raw.startswith(bom):
             return encoding
     if b"\x00" in raw[:4096]:
-        # UTF-16 without a byte-order mark: ASCII text has its zero bytes on one side.
-        head = raw[:4096]
-        if head[1::2].count(0) > len(head) // 4:
+        # UTF-16 without a byte-order mark: ASCII text has every other byte zero, the rest not.
+        head = raw[: 4096 - 4096 % 2]
+        even, odd = head[0::2], head[1::2]
+        if odd.count(0) >= 0.9 * len(odd) and even.count(0) <= 0.1 * len(even):
             return "utf-16-le"
-        if head[0::2].count(0) > len(head) // 4:
+        if even.count(0) >= 0.9 * len(even) and odd.count(0) <= 0.1 * len(odd):
             return "utf-16-be"
         raise DataError(f"{path}: holds binary data (NUL bytes); expected a text file")
     return "utf-8"

@@ -8,6 +8,7 @@ the file sets the crop size.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,9 @@ _FLOAT_OUTPUTS = ("tensor(float)", "tensor(float16)", "tensor(double)")
 
 
 def _onnxruntime() -> Any:
+    # onnxruntime otherwise writes a telemetry device id under ~/.cache at import; nothing may
+    # be written outside the data root, the runs directory and $TORCH_HOME.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     try:
         import onnxruntime
     except ImportError as exc:

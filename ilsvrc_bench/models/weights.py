@@ -12,6 +12,7 @@ import json
 import os
 import pickle
 import re
+import warnings
 import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -117,14 +118,19 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
         except Exception as exc:  # safetensors raises its own, unexported error types
             raise ModelError(f"weights file {file} is truncated or not safetensors: {exc}") from exc
     try:
-        try:
-            # Memory-mapped: tensors are read when copied into the model, not twice.
-            obj = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
-        except (RuntimeError, ValueError, OSError):
-            # Legacy (non-zip) files cannot be mapped; a damaged file fails again below.
-            obj = torch.load(file, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            # torch warns about pickle protocols before refusing or loading; handled here.
+            warnings.filterwarnings("ignore", message="Detected pickle protocol")
+            try:
+                # Memory-mapped: tensors are read when copied into the model, not twice.
+                obj = torch.load(file, map_location="cpu", weights_only=True, mmap=True)
+            except (RuntimeError, ValueError, OSError):
+                # Legacy (non-zip) files cannot be mapped; a damaged file fails again below.
+                obj = torch.load(file, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        text = str(exc).strip()
+        # torch's first line runs on for several sentences; its first sentence says it all
+        first = text.splitlines()[0].split(". ")[0] if text else type(exc).__name__
         if "weights only" in str(exc).lower() or "weights_only" in str(exc):
             raise ModelError(
                 f"weights file {file} needs code execution to unpickle and was refused "
@@ -136,6 +142,10 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
     except (RuntimeError, ValueError, OSError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"weights file {file} is truncated or not a torch file: {first}") from exc
+    except Exception as exc:  # the unpickler raises IndexError, KeyError, ... on random bytes
+        raise ModelError(
+            f"weights file {file} is not a torch file ({type(exc).__name__}: {exc})"
+        ) from exc
     return _as_state_dict(obj, file)
 
 
