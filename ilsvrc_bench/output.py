@@ -95,7 +95,8 @@ def error(message: str) -> None:
 
     line = Text("error:", style="bold red")
     line.append(" " + message)
-    Console(stderr=True, no_color=not _settings.color, highlight=False).print(line)
+    # soft_wrap: the terminal may wrap it, but logs and CI output get exactly one line
+    Console(stderr=True, no_color=not _settings.color, highlight=False, soft_wrap=True).print(line)
 
 
 def _cell(value: Any) -> str:

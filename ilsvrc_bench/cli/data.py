@@ -57,7 +57,7 @@ def _is_hex(text: str) -> bool:
     return all(c in "0123456789abcdefABCDEF" for c in text)
 
 
-class DatasetName(click.ParamType):
+class DatasetName(click.ParamType):  # type: ignore[type-arg]
     """A dataset name: a folder name under the data root, so no paths and no odd characters."""
 
     name = "NAME"
