@@ -100,8 +100,8 @@ class TripleParam(click.ParamType):  # type: ignore[type-arg]
         try:
             return parse_triple(self.key, value)
         except UsageError as exc:
-            self.fail(f"{value!r} is not three {'positive ' if self.key == 'std' else ''}"
-                      f"finite numbers such as 0.5,0.5,0.5 ({exc})", param, ctx)  # fmt: skip
+            # "mean must be three finite numbers, got '0.5,0.5'", after Click's own prefix.
+            self.fail(str(exc).removeprefix("preprocessing "), param, ctx)
 
 
 def weights_option(fn: F) -> F:

@@ -111,7 +111,8 @@ def spec_for(
     path = Path(ref).expanduser().resolve()
     own_weights_only(path, weights, kind="ONNX", alias=ONNX_WEIGHTS)
     if not path.is_file():
-        raise ModelError(f"ONNX model file {path} does not exist")
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise ModelError(f"ONNX model file {path} {what}")
     size, num_outputs = _check_io(path, _session(path, ["CPUExecutionProvider"]))
     base = Preprocessing()
     if size is not None and size != base.crop_size:
@@ -149,7 +150,8 @@ def build_runner(
 
     path = Path(spec.target or spec.weights.path or "")
     if not path.is_file():
-        raise ModelError(f"ONNX model file {path} does not exist")
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise ModelError(f"ONNX model file {path} {what}")
     session = _session(path, providers_for(device))
     _check_io(path, session)
     input_name = session.get_inputs()[0].name

@@ -242,7 +242,8 @@ def spec_for(
     path = Path(ref).expanduser().resolve()
     own_weights_only(path, weights, kind="TFLite", alias=TFLITE_WEIGHTS)
     if not path.is_file():
-        raise ModelError(f"TFLite model file {path} does not exist")
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise ModelError(f"TFLite model file {path} {what}")
     layout = _inspect(path, _open(path))
     base, notes = _default_preprocessing(path, layout)
     if preprocessing.resize_size is not None and preprocessing.central_fraction is None:
@@ -327,7 +328,8 @@ def build_runner(spec: ModelSpec) -> tuple[Callable[[torch.Tensor], torch.Tensor
     """A function from a normalised batch to the dequantised outputs, and the file's SHA-256."""
     path = Path(spec.target or spec.weights.path or "")
     if not path.is_file():
-        raise ModelError(f"TFLite model file {path} does not exist")
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise ModelError(f"TFLite model file {path} {what}")
     interpreter = _open(path)
     return _Runner(path, interpreter, _inspect(path, interpreter)), wts.sha256_file(path)
 

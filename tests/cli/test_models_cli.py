@@ -134,7 +134,7 @@ def test_show_table() -> None:
         (["nosuchmod_abc:make"], 4, "cannot import module"),
         (["alexnet", "--std", "0,1,1"], 2, "std must be positive"),
         (["alexnet", "--crop", "0"], 2, "Invalid value"),
-        (["alexnet", "--mean", "0.5,0.5"], 2, "Invalid value for '--mean': '0.5,0.5' is not three"),
+        (["alexnet", "--mean", "0.5,0.5"], 2, "for '--mean': mean must be three finite numbers"),
         (["alexnet", "--mean", "a,b,c"], 2, "Invalid value for '--mean'"),
         (["alexnet", "--std", "1,nan,1"], 2, "Invalid value for '--std'"),
         (["alexnet", "--central-fraction", "0"], 2, "Invalid value for '--central-fraction'"),

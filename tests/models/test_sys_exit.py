@@ -44,3 +44,9 @@ def test_eval_exits_4_with_one_line(sample_root: Path, tmp_path: Path, factory: 
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("error: ") and "sys.exit" in lines[-1], result.stderr
     assert sum(line.startswith("error") for line in lines) == 1, result.stderr
+
+
+def test_module_calling_sys_exit_on_import_is_a_model_error() -> None:
+    with pytest.raises(ModelError, match=r"exiting_on_import.* called sys\.exit\(2\)") as info:
+        resolve("tests.models.exiting_on_import:anything")
+    assert info.value.exit_code == ExitCode.MODEL

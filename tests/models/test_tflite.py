@@ -101,12 +101,15 @@ def test_flags_choose_the_recipe(float_model: tuple[Path, np.ndarray]) -> None:
         ("nchw", "expected NHWC"),
         ("garbage", "cannot load TFLite model"),
         ("missing", "does not exist"),
+        ("directory", "is a directory"),
     ],
 )
 def test_bad_files_are_model_errors(tmp_path: Path, kind: str, message: str) -> None:
     path = tmp_path / "bad.tflite"
     if kind == "nchw":
         write_float_classifier(path, channels_first=True)
+    elif kind == "directory":
+        path.mkdir()
     elif kind == "garbage":
         write_float_classifier(path)
         path.write_bytes(path.read_bytes()[:200])
