@@ -83,13 +83,6 @@ def warn(message: str) -> None:
 
 
 def error(message: str) -> None:
-    """An error line on stderr (shown even with ``--quiet``), printed verbatim."""
-    Console(stderr=True, no_color=not _settings.color, highlight=False).print(
-        _line("error", "bold red", message), soft_wrap=True
-    )
-
-
-def error(message: str) -> None:
     """The one error line on stderr; shown even with ``--quiet``, never parsed as markup."""
     from rich.text import Text
 
