@@ -308,6 +308,22 @@ def _report_problems(ds: Dataset) -> None:
 
 
 @data.command()
+@click.option(
+    "--from",
+    "origin",
+    type=click.Choice(["official", "hf"]),
+    default="official",
+    show_default=True,
+    help="official: image-net.org (or --mirror); hf: the Hugging Face Hub's gated "
+    "ILSVRC/imagenet-1k validation parquet shards.",
+)
+@click.option(
+    "--token",
+    default=None,
+    metavar="TOKEN",
+    help="Hugging Face token for --from hf (default: $HF_TOKEN or the stored login; never logged).",
+)
+@click.option("--revision", default="main", show_default=True, help="Hub revision for --from hf.")
 @click.option("--mirror", default=None, metavar="URL", help="Base URL to fetch the files from.")
 @click.option(
     "--header",
@@ -322,6 +338,9 @@ def _report_problems(ds: Dataset) -> None:
 @md5_options
 @root_option
 def download(  # noqa: PLR0917 - one parameter per click option
+    origin: str,
+    token: str | None,
+    revision: str,
     mirror: str | None,
     headers: tuple[tuple[str, str], ...],
     retries: int,
@@ -333,8 +352,33 @@ def download(  # noqa: PLR0917 - one parameter per click option
     """Download ILSVRC2012_img_val.tar and the devkit (resumable), check MD5s, then prepare.
 
     image-net.org needs an account: pass your session with --header 'Cookie: ...', or
-    download the files by hand and use `ilsvrc-bench data prepare`.
+    download the files by hand and use `ilsvrc-bench data prepare`. With --from hf the
+    validation parquet shards come from the Hugging Face Hub (a token and the dataset's
+    accepted terms are needed), are checked against the Hub's SHA-256 and prepared.
     """
+    if origin == "hf":
+        from ilsvrc_bench.errors import UsageError
+
+        given = [
+            flag
+            for flag, value in (("--mirror", mirror), ("--header", headers), ("--md5", md5))
+            if value
+        ]
+        if given:
+            raise UsageError(f"{', '.join(given)}: only for --from official")
+        from ilsvrc_bench.data.hub import download_hf
+
+        with progress_bars() as progress:
+            ds = download_hf(
+                root=root, token=token, revision=revision, name=name, progress=progress
+            )
+        _report_problems(ds)
+        _show(ds)
+        return
+    if token is not None:
+        from ilsvrc_bench.errors import UsageError
+
+        raise UsageError("--token: only for --from hf (use --header for image-net.org)")
     from ilsvrc_bench.data.download import DEFAULT_BASE_URL, RetryPolicy
     from ilsvrc_bench.data.download import download as download_dataset
 
