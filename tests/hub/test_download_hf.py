@@ -76,7 +76,7 @@ def test_download_verify_prepare(hub: Hub, tmp_path: Path, monkeypatch: pytest.M
     assert result.exit_code == 0, result.output
     assert "good-token" not in result.output
     info = json.loads(
-        (tmp_path / "root" / "datasets" / "ilsvrc2012-val" / "dataset.json").read_text()
+        (tmp_path / "root" / "datasets" / "ilsvrc2012-val-subset-12" / "dataset.json").read_text()
     )
     assert (info["source"], info["n_images"]) == ("hf", 12)
     fetched = {p for m, p, _ in hub.log if m == "GET" and "/resolve/" in p}
@@ -163,7 +163,7 @@ def test_a_shard_that_does_not_match_the_hub_is_deleted(
     assert not (
         tmp_path / "root" / "downloads" / "hf" / "data" / "validation-00001-of-00002.parquet"
     ).exists()
-    assert not (tmp_path / "root" / "datasets" / "ilsvrc2012-val").exists()
+    assert not list((tmp_path / "root").glob("datasets/*/dataset.json"))
 
 
 def test_incomplete_shard_set_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
