@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from click.testing import CliRunner, Result
 
 if TYPE_CHECKING:
     from tests.reports.engine_runs import Runs
@@ -17,12 +18,27 @@ REAL_IMAGES = REALDATA / "imagenet-sample-200"
 REAL_ONNX = REALDATA / "models" / "mobilenetv2-12-int8.onnx"
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def real_images() -> Path:
     """The 200 real ImageNet photos in ../shared/realdata; skips when they are absent."""
     if not REAL_IMAGES.is_dir():
         pytest.skip(f"real images not available at {REAL_IMAGES}")
     return REAL_IMAGES
+
+
+@pytest.fixture(scope="session")
+def real200_root(real_images: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data root holding dataset ``real200``: the 200 real photos packed in the official layout
+    (one class in five) and prepared once per session; treat it as read-only."""
+    from ilsvrc_bench.data import prepare
+    from ilsvrc_bench.data.sample import pack_official
+
+    base = tmp_path_factory.mktemp("real200")
+    files = sorted(real_images.glob("*.JPEG"))
+    pairs = [(f.read_bytes(), f.name.split("_")[0]) for f in files]
+    tar, devkit = pack_official(base / "src", pairs, seed=0, blacklist=0)
+    prepare([tar, devkit], root=base / "root", name="real200")
+    return base / "root"
 
 
 @pytest.fixture
@@ -32,6 +48,31 @@ def real_onnx() -> Path:
     if not REAL_ONNX.is_file():
         pytest.skip(f"real ONNX model not available at {REAL_ONNX}")
     return REAL_ONNX
+
+
+class Cli:
+    """``ilsvrc-bench`` run in process through click's CliRunner."""
+
+    def invoke(self, *args: str, env: dict[str, str] | None = None) -> Result:
+        from ilsvrc_bench.cli import main
+
+        return CliRunner(env={"COLUMNS": "200", **(env or {})}).invoke(main, list(args))
+
+    def run(self, *args: str) -> tuple[int, str]:
+        """Exit code and stdout (progress and errors go to stderr)."""
+        result = self.invoke(*args)
+        return result.exit_code, result.stdout
+
+    def run_all(self, *args: str) -> tuple[int, str]:
+        """Exit code and stdout + stderr together."""
+        result = self.invoke(*args)
+        return result.exit_code, result.output
+
+
+@pytest.fixture
+def cli() -> Cli:
+    """Runs the command line in process: ``cli.run("synsets", "tench")`` -> (exit code, stdout)."""
+    return Cli()
 
 
 @pytest.fixture(scope="session")

@@ -224,19 +224,13 @@ def test_eval_json_with_its_run_dir_uses_the_paired_test(engine_runs: Runs, tmp_
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_real_model_on_real_photos_catches_the_bgr_bug(
-    tmp_path: Path, real_images: Path, real_onnx: Path
+    tmp_path: Path, real200_root: Path, real_onnx: Path
 ) -> None:
     """The pretrained int8 MobileNetV2 on 200 real photos, then fed BGR instead of RGB."""
     from ilsvrc_bench import history
-    from ilsvrc_bench.data import prepare
-    from ilsvrc_bench.data.sample import pack_official
     from ilsvrc_bench.engine import EvalOptions, evaluate
 
-    files = sorted(real_images.glob("*.JPEG"))
-    pairs = [(f.read_bytes(), f.name.split("_")[0]) for f in files]
-    tar, devkit = pack_official(tmp_path / "src", pairs, seed=0, blacklist=0)
-    root, runs_dir = tmp_path / "root", tmp_path / "runs"
-    prepare([tar, devkit], root=root, name="real200")
+    root, runs_dir = real200_root, tmp_path / "runs"
     options = EvalOptions(device="cpu", batch_size=50, workers=1)
     (rgb,) = evaluate(
         [str(real_onnx)], data="real200", root=root, runs_dir=runs_dir, options=options

@@ -6,25 +6,11 @@ import json
 import subprocess
 import sys
 
-from click.testing import CliRunner
-
-from ilsvrc_bench.cli import main
+from tests.conftest import Cli
 
 
-def run(*args: str) -> tuple[int, str]:
-    """Exit code and stdout (progress and errors go to stderr)."""
-    result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.stdout
-
-
-def run_all(*args: str) -> tuple[int, str]:
-    """Exit code and stdout + stderr together."""
-    result = CliRunner().invoke(main, list(args))
-    return result.exit_code, result.output
-
-
-def test_all_classes_as_csv() -> None:
-    code, out = run("synsets", "--format", "csv")
+def test_all_classes_as_csv(cli: Cli) -> None:
+    code, out = cli.run("synsets", "--format", "csv")
     assert code == 0
     rows = list(csv.DictReader(io.StringIO(out)))
     assert len(rows) == 1000
@@ -32,33 +18,33 @@ def test_all_classes_as_csv() -> None:
     assert len({r["name"] for r in rows}) == 1000
 
 
-def test_search_by_words_wnid_and_index() -> None:
-    code, out = run("synsets", "crane", "--format", "json")
+def test_search_by_words_wnid_and_index(cli: Cli) -> None:
+    code, out = cli.run("synsets", "crane", "--format", "json")
     found = json.loads(out)
     assert code == 0
     assert {r["index"] for r in found} == {134, 517}
     assert found[0]["name"] != found[1]["name"]
-    assert json.loads(run("synsets", "n03710721", "--format", "json")[1])[0]["index"] == 639
-    assert json.loads(run("synsets", "999", "--format", "json")[1])[0]["wnid"] == "n15075141"
+    assert json.loads(cli.run("synsets", "n03710721", "--format", "json")[1])[0]["index"] == 639
+    assert json.loads(cli.run("synsets", "999", "--format", "json")[1])[0]["wnid"] == "n15075141"
 
 
-def test_markdown_and_no_match() -> None:
-    code, out = run("synsets", "tench", "--format", "markdown")
+def test_markdown_and_no_match(cli: Cli) -> None:
+    code, out = cli.run("synsets", "tench", "--format", "markdown")
     assert code == 0 and "| 0 | n01440764 |" in out
-    code, _ = run("synsets", "no-such-thing-xyz")
+    code, _ = cli.run("synsets", "no-such-thing-xyz")
     assert code == 2
 
 
-def test_devkit_ids_shown_once_a_real_devkit_was_seen(tmp_path) -> None:
+def test_devkit_ids_shown_once_a_real_devkit_was_seen(cli: Cli, tmp_path) -> None:
     from ilsvrc_bench.data.devkit import Devkit, save_devkit
 
     root = tmp_path / "root"
     save_devkit(Devkit({1: "n02119789"}, {}, {}, (1,), frozenset()), root)
-    out = json.loads(run("synsets", "n02119789", "--format", "json", "--root", str(root))[1])
+    out = json.loads(cli.run("synsets", "n02119789", "--format", "json", "--root", str(root))[1])
     assert out[0]["devkit_id"] == 1
 
 
-def test_synsets_does_not_import_torch() -> None:
+def test_synsets_does_not_import_torch(cli: Cli) -> None:
     code = (
         "import sys; from click.testing import CliRunner; from ilsvrc_bench.cli import main; "
         "r = CliRunner().invoke(main, ['synsets', 'tench']); "

@@ -113,25 +113,19 @@ def test_vgg16_weights_file_on_official_layout(tmp_path: Path, sample_root: Path
 @pytest.mark.slow
 @pytest.mark.realdata
 def test_onnx_on_real_images_in_official_layout(
-    tmp_path: Path, real_images: Path, real_onnx: Path
+    tmp_path: Path, real200_root: Path, real_onnx: Path
 ) -> None:
     import onnxruntime as ort
 
-    from ilsvrc_bench.data import prepare
-    from ilsvrc_bench.data.sample import pack_official
-
-    files = sorted(real_images.glob("*.JPEG"))
-    assert len(files) == 200
-    pairs = [(f.read_bytes(), f.name.split("_")[0]) for f in files]
-    tar, devkit = pack_official(tmp_path / "src", pairs, seed=0, blacklist=0)
-    dataset = prepare([tar, devkit], root=tmp_path / "root", name="real200")
+    dataset = open_dataset("real200", root=real200_root)
+    assert len(dataset.records) == 200
     labels = np.array([r.class_index for r in dataset.records])
     assert sorted(set(labels.tolist())) == list(range(0, 1000, 5))
 
     (result,) = evaluate(
         [str(real_onnx)],
         data="real200",
-        root=tmp_path / "root",
+        root=real200_root,
         runs_dir=tmp_path / "runs",
         options=EvalOptions(device="cpu", batch_size=50, workers=1),
     )
