@@ -47,6 +47,7 @@ COLUMNS = ("dataset", "protocol", "resize", "crop", "interpolation", "images", "
 )
 @preprocessing_options
 @click.option(
+    "-j",
     "--workers",
     type=click.IntRange(min=0),
     default=None,
