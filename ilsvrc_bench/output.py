@@ -83,13 +83,10 @@ def warn(message: str) -> None:
 
 
 def error(message: str) -> None:
-    """The one error line on stderr; shown even with ``--quiet``, never parsed as markup."""
-    from rich.text import Text
-
-    line = Text("error:", style="bold red")
-    line.append(" " + message)
-    # soft_wrap: the terminal may wrap it, but logs and CI output get exactly one line
-    Console(stderr=True, no_color=not _settings.color, highlight=False, soft_wrap=True).print(line)
+    """An error line on stderr (shown even with ``--quiet``), printed verbatim."""
+    Console(stderr=True, no_color=not _settings.color, highlight=False).print(
+        _line("error", "bold red", message), soft_wrap=True
+    )
 
 
 def _cell(value: Any) -> str:

@@ -100,6 +100,8 @@ def evaluate_specs(
         "limit": options.limit,
         "subset_sha256": subset_sha,
         "class_subset": tuple(class_subset) if class_subset else None,
+        # prepared datasets say whether they hold all of ILSVRC2012 val; in-memory ones do not
+        "is_subset": getattr(dataset, "info", {}).get("is_subset"),
     }
     results: list[EvalResult] = []
     for group in groups.values():

@@ -117,6 +117,9 @@ class DataIdentity(Record):
     # sorted-wnid class indices the scores were restricted to before ranking (ImageNet-R/-A:
     # 200 classes), or None when all 1000 were ranked
     class_subset: tuple[int, ...] | None = None
+    # the dataset is part of ILSVRC2012 val, not all of it (dataset.json "is_subset"); None
+    # in records written before datasets said so
+    is_subset: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -301,6 +304,7 @@ class RunRecord(Record):
             manifest_sha256=self.data.manifest_sha256,
             subset_sha256=self.data.subset_sha256,
             limit=self.data.limit,
+            is_subset=self.data.is_subset,
             preprocessing=json.dumps(self.preprocessing, sort_keys=True),
             protocol=self.protocol,
             precision=self.precision,
@@ -375,6 +379,7 @@ ROW_COLUMNS = (
     "manifest_sha256",
     "subset_sha256",
     "limit",
+    "is_subset",  # the dataset is a subset of ILSVRC2012 val (see docs/reliability.md)
     "preprocessing",  # JSON text
     "protocol",
     "precision",
