@@ -6,6 +6,7 @@ Subcommands are imported lazily, so ``ilsvrc-bench --help`` never imports torch.
 from __future__ import annotations
 
 import importlib
+import os
 import traceback
 import warnings
 from typing import Any
@@ -26,6 +27,7 @@ SUBCOMMANDS: dict[str, str] = {
     "check": "ilsvrc_bench.cli.check:check",
     "ensemble": "ilsvrc_bench.cli.ensemble:ensemble",
     "sweep": "ilsvrc_bench.cli.sweep:sweep_command",
+    "bench": "ilsvrc_bench.cli.bench:bench_command",
 }
 
 
@@ -141,6 +143,11 @@ def main(ctx: click.Context) -> None:
     # -v/-q/--no-color may also follow the subcommand; its parser merges them in later
     output.configure(**_terminal(ctx))
     warnings.showwarning = _show_warning
+    # Loader workers and the model's intra-op threads share the cores. OpenMP threads that spin
+    # while they wait steal them from the workers: with PASSIVE, a 2-thread AlexNet or ResNet-18
+    # forward took 40-45% less CPU time on a busy 2-core machine (docs/performance.md). Set
+    # before torch is imported (commands import it lazily); a user's own setting wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def _show_warning(  # noqa: PLR0917 - the signature warnings.showwarning calls

@@ -91,7 +91,7 @@ def cache_command(  # noqa: PLR0917 - one parameter per click option
     if complete:
         status = "complete"
     elif dry_run:
-        status = f"would write ({have} of {target.n_images} images already written)"
+        status = f"partial ({have} of {target.n_images})" if have else "not written"
     else:
         output.info(f"cache for {dataset.name}: {size} at {target.directory}")
         with _bar(target.n_images, have) as advance:
@@ -113,9 +113,10 @@ def cache_command(  # noqa: PLR0917 - one parameter per click option
         "images": target.n_images,
         "size_gib": round(target.size_bytes / 2**30, 3),
         "status": status,
+        "size_bytes": target.size_bytes,
         "path": str(target.directory),
     }
-    columns = (*COLUMNS, "path") if fmt in ("json", "csv") else COLUMNS
+    columns = (*COLUMNS, "size_bytes", "path") if fmt in ("json", "csv") else COLUMNS
     output.emit([row], fmt=fmt, columns=columns, output=output_path)
 
 

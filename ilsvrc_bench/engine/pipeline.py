@@ -45,6 +45,13 @@ def decoder_name(decode: str) -> str:
     raise UsageError(f"unknown decoder {decode!r}; use cpu or gpu")
 
 
+def check_decode(decode: str, device: torch.device) -> None:
+    """Refuse a decoder the device cannot run, before anything is loaded or written."""
+    decoder_name(decode)
+    if decode == "gpu" and device.type != "cuda":
+        raise DeviceError(f"--decode gpu needs a CUDA device; the device is {device.type}")
+
+
 def find_cache(
     dataset: DatasetLike, prep: Preprocessing, protocol: str, decode: str = "cpu"
 ) -> caches.CachedViews | None:
@@ -118,8 +125,7 @@ def _gpu_source(
 ) -> Source:
     from ilsvrc_bench.engine import gpu_decode
 
-    if device.type != "cuda":
-        raise DeviceError(f"--decode gpu needs a CUDA device; the device is {device.type}")
+    check_decode("gpu", device)
     loader = DataLoader(
         gpu_decode.EncodedViews(dataset, records, prep, protocol),
         batch_sampler=grid_batches(len(records), batch_size, keep),

@@ -80,6 +80,7 @@ def evaluate_specs(
     progress = progress or NullProgress()
     device = device or devices.select_device(options.device)
     devices.check_precision(options.precision, device)
+    pipeline.check_decode(options.decode, device)
     rundir.ensure_writable(runs_dir)
     records = list(dataset.records)
     _check_manifest_count(dataset, records)
