@@ -812,6 +812,55 @@ def _(env: Env) -> list[str]:
     return ev(env, "tests.engine.helpers:ten_outputs")
 
 
+@case("model-sys-exit-factory", "models", "a factory that calls sys.exit(3)", 4, "sys.exit")
+def _(env: Env) -> list[str]:
+    return ev(env, "tests.models.exiting:exits_in_factory")
+
+
+@case("model-sys-exit-forward", "models", "a model whose forward calls sys.exit", 4, "sys.exit")
+def _(env: Env) -> list[str]:
+    return ev(env, "tests.models.exiting:exits_in_forward")
+
+
+@case(
+    "model-sys-exit-import",
+    "models",
+    "a factory whose module calls sys.exit when imported",
+    4,
+    "sys.exit",
+)
+def _(env: Env) -> list[str]:
+    return ev(env, "tests.models.exiting_on_import:build")
+
+
+@case("model-scheme-misspelt", "models", "-m tim:resnet50 (a misspelt scheme)", 4, "'timm'")
+def _(env: Env) -> list[str]:
+    return ev(env, "tim:resnet50")
+
+
+@case("model-tflite-garbage", "models", "a .tflite file of random bytes", 4, "tflite")
+def _(env: Env) -> list[str]:
+    return ev(env, str(env.write("m.tflite", os.urandom(1024))))
+
+
+@case("flags-mean-two-numbers", "flags", "--mean 0.5,0.5 (two numbers)", 2, "--mean")
+def _(env: Env) -> list[str]:
+    return ev(env, "tests.engine.helpers:tiny", "--mean", "0.5,0.5")
+
+
+@case(
+    "flags-central-fraction-10crop",
+    "flags",
+    "--central-fraction with --protocol 10crop",
+    2,
+    "central-fraction",
+)
+def _(env: Env) -> list[str]:
+    return ev(
+        env, "tests.engine.helpers:tiny", "--central-fraction", "0.875", "--protocol", "10crop"
+    )
+
+
 @case("model-ctrl-c", "faults", "Ctrl-C during an evaluation", 130, "interrupted")
 def _(env: Env) -> list[str]:
     return ev(env, "tests.engine.helpers:interrupt_after", "--batch-size", "4")
