@@ -1092,3 +1092,95 @@ def markdown_table() -> str:
 
 if __name__ == "__main__":  # pragma: no cover - prints the docs table
     print(markdown_table(), end="")
+
+
+# -- cases whose fix landed in other areas (models, engine, run records, output) ---------------
+
+
+def _module(env: Env, name: str, body: str) -> str:
+    """A throw-away importable module under src/ (removed from sys.path after the case)."""
+    import sys
+
+    env.write(f"mods/{name}.py", body)
+    sys.path.insert(0, str(env.src / "mods"))
+
+    def forget() -> None:
+        sys.path.remove(str(env.src / "mods"))
+        sys.modules.pop(name, None)
+
+    env.cleanup.append(forget)
+    return name
+
+
+@case(
+    "model-factory-sys-exit-on-import",
+    "models",
+    "a factory module that calls sys.exit when imported",
+    4,
+    "sys.exit",
+)
+def _(env: Env) -> list[str]:
+    mod = _module(env, "hostile_exit_import", "import sys\nsys.exit(3)\n")
+    return ev(env, f"{mod}:build")
+
+
+@case("model-factory-sys-exit", "models", "a factory that calls sys.exit", 4, "sys.exit")
+def _(env: Env) -> list[str]:
+    mod = _module(env, "hostile_exit_call", "import sys\ndef build():\n    sys.exit(2)\n")
+    return ev(env, f"{mod}:build")
+
+
+@case(
+    "flags-brackets-verbatim", "flags", "a model reference containing rich markup '[/x]'", 4, "[/x]"
+)
+def _(env: Env) -> list[str]:
+    return ev(env, "[/x]")
+
+
+@case("output-unwritable", "faults", "data info -o under a path that is a file", 5, "")
+def _(env: Env) -> list[str]:
+    env.prepared()
+    blocker = env.write("blocker", "a file, not a folder")
+    return ["data", "info", "--root", str(env.root), "--data", "sample", "-o",
+            str(blocker / "info.json")]  # fmt: skip
+
+
+def _run_record(env: Env, change: Callable[[dict[str, object]], None]) -> str:
+    """A real run of the tiny model, then ``change`` applied to its run.json; returns its dir."""
+    import json
+
+    from click.testing import CliRunner
+
+    from ilsvrc_bench.cli import main
+
+    result = CliRunner().invoke(main, ["-q", *ev(env, TINY)])
+    assert result.exit_code == 0, result.output
+    (run_json,) = env.runs.rglob("run.json")
+    record = json.loads(run_json.read_text(encoding="utf-8"))
+    change(record)
+    run_json.write_text(json.dumps(record), encoding="utf-8")
+    return str(run_json.parent)
+
+
+@case("runs-wrong-type", "runs", "check with a run.json whose field has the wrong type", 5, "")
+def _(env: Env) -> list[str]:
+    def change(record: dict[str, object]) -> None:
+        record["batch_size"] = "sixteen"
+
+    run = _run_record(env, change)
+    return ["check", "--baseline", run, "--candidate", run, "--runs-dir", str(env.runs)]
+
+
+@case(
+    "runs-corrupt-skipped",
+    "runs",
+    "report over a runs directory holding one corrupt run.json",
+    0,
+    "",
+)
+def _(env: Env) -> list[str]:
+    _run_record(env, lambda record: None)
+    bad = env.runs / "broken-run"
+    bad.mkdir(parents=True)
+    (bad / "run.json").write_text("{not json")
+    return ["report", "--runs-dir", str(env.runs)]
