@@ -10,12 +10,12 @@ of the two orders shows at once.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import random
 import tarfile
 from collections.abc import Sequence
-from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +27,7 @@ from ilsvrc_bench.synsets import N_CLASSES, all_synsets
 DEVKIT_DIR = "ILSVRC2012_devkit_t12"
 DEVKIT_SEED = 2012
 N_GROUPS = 10
+MAT_HEADER = b"MATLAB 5.0 MAT-file, written by ilsvrc-bench data sample".ljust(116)
 MTIME = 1_340_000_000  # fixed, so the same sample has the same bytes and MD5
 
 
@@ -37,21 +38,27 @@ def sample_devkit_ids() -> dict[str, int]:
     return {w: i + 1 for i, w in enumerate(wnids)}
 
 
+# The root and group nodes of a sample devkit's tree: real WordNet synsets outside the 1000 leaves,
+# so a sample's meta.mat has internal nodes shaped like the real devkit's.
+INTERNAL_NODES = (
+    ("n00004475", "organism, being"),
+    ("n00005787", "benthos"),
+    ("n00006024", "heterotroph"),
+    ("n00006484", "cell"),
+    ("n00007846", "person, individual, someone, somebody, mortal, soul"),
+    ("n00015388", "animal, animate being, beast, brute, creature, fauna"),
+    ("n00017222", "plant, flora, plant life"),
+    ("n00021265", "food, nutrient"),
+    ("n00021939", "artifact, artefact"),
+    ("n00120010", "hop"),
+    ("n00141669", "check-in"),
+)
+
+
 def _internal_nodes() -> list[tuple[str, str, str]]:
-    """``(wnid, words, gloss)`` for a root and group nodes, taken from timm's WordNet data."""
-    spec = find_spec("timm")
-    assert spec is not None and spec.submodule_search_locations
-    info = Path(next(iter(spec.submodule_search_locations))) / "data" / "_info"
-    leaves = {s.wnid for s in all_synsets()}
-    lemmas = (info / "imagenet_synset_to_lemma.txt").read_text(encoding="utf-8").splitlines()
-    nodes: list[tuple[str, str, str]] = []
-    for line in lemmas:
-        wnid, _, words = line.partition("\t")
-        if wnid not in leaves:
-            nodes.append((wnid, words, f"sample internal node {len(nodes)}"))
-        if len(nodes) == N_GROUPS + 1:
-            break
-    return nodes
+    """``(wnid, words, gloss)`` for the root and the ``N_GROUPS`` group nodes."""
+    assert len(INTERNAL_NODES) == N_GROUPS + 1
+    return [(w, words, f"sample internal node {i}") for i, (w, words) in enumerate(INTERNAL_NODES)]
 
 
 def meta_mat_bytes() -> bytes:
@@ -88,7 +95,9 @@ def meta_mat_bytes() -> bytes:
         table[i, 0] = row
     buf = io.BytesIO()
     savemat(buf, {"synsets": table})
-    return buf.getvalue()
+    # The MAT header's 116 text bytes carry the time of writing; a fixed text keeps a sample's
+    # devkit (and its MD5) the same from run to run.
+    return MAT_HEADER + buf.getvalue()[len(MAT_HEADER) :]
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:
@@ -131,7 +140,12 @@ def pack_official(
         for number, (data, _) in enumerate(images, start=1):
             _add(tar, f"ILSVRC2012_val_{number:08d}.JPEG", data)
     numbers = sorted(random.Random(seed).sample(range(1, len(images) + 1), blacklist))
-    with tarfile.open(devkit_tgz, "w:gz", format=tarfile.GNU_FORMAT) as tar:
+    # gzip stamps the time and file name into its header unless told otherwise
+    with (
+        devkit_tgz.open("wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=MTIME) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.GNU_FORMAT) as tar,
+    ):
         _add(tar, f"{DEVKIT_DIR}/readme.txt", b"ilsvrc-bench sample devkit (official layout)\n")
         _add(tar, f"{DEVKIT_DIR}/{META}", meta_mat_bytes())
         _add(tar, f"{DEVKIT_DIR}/{GROUND_TRUTH}", ("\n".join(truth) + "\n").encode())
