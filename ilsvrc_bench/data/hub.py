@@ -172,4 +172,3 @@ def download_hf(
             if progress is not None:
                 progress("download hf shards", shard.size, total)
     return prepare(files, root=root, name=name, fmt="hf", progress=progress)
-
