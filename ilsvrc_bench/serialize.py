@@ -51,6 +51,14 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def _blocking_file(path: Path) -> Path:
+    """The first ancestor of ``path`` that exists and is not a folder."""
+    for parent in reversed(path.parents):
+        if parent.exists() and not parent.is_dir():
+            return parent
+    return path.parent
+
+
 def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
@@ -74,7 +82,12 @@ def atomic_write_bytes(
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         if make_parents:
-            path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except FileExistsError:  # a file stands where a folder must be
+                raise error(
+                    f"cannot write {path}: {_blocking_file(path)} is not a directory"
+                ) from None
         if append and path.exists():
             data = path.read_bytes() + data
         with tmp.open("wb") as fh:

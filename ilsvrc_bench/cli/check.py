@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from ilsvrc_bench.cli.options import runs_dir_option
+from ilsvrc_bench.cli.options import format_option, runs_dir_option, writable_file
 from ilsvrc_bench.errors import ExitCode, IlsvrcBenchError
+
+if TYPE_CHECKING:
+    from ilsvrc_bench.reports.check import Verdict
 
 
 def _class_names() -> dict[int, str] | None:
@@ -19,20 +22,6 @@ def _class_names() -> dict[int, str] | None:
         return {s.class_index: s.name for s in synsets.all_synsets()}
     except Exception:  # names are a nicety; the verdict never depends on them
         return None
-
-
-def _junit_error(exc: IlsvrcBenchError, baseline: str, candidate: str) -> str:
-    root = ET.Element("testsuites", {"tests": "1", "failures": "0", "errors": "1"})
-    suite = ET.SubElement(
-        root, "testsuite", {"name": "ilsvrc-bench check", "tests": "1", "errors": "1"}
-    )
-    case = ET.SubElement(
-        suite, "testcase", {"classname": "ilsvrc_bench.check", "name": f"{candidate} vs {baseline}"}
-    )
-    error = ET.SubElement(case, "error", {"message": str(exc), "type": type(exc).__name__})
-    error.text = str(exc)
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 @click.command("check")
@@ -80,19 +69,23 @@ def _junit_error(exc: IlsvrcBenchError, baseline: str, candidate: str) -> str:
 @click.option(
     "--summary",
     "summary_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
+    callback=writable_file,
     metavar="FILE",
-    help="Append a Markdown summary to FILE (e.g. $GITHUB_STEP_SUMMARY).",
+    help="Append a Markdown summary to FILE (e.g. $GITHUB_STEP_SUMMARY), also when the two "
+    "sides are not comparable.",
 )
 @click.option(
     "--junit",
     "junit_file",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
+    callback=writable_file,
     metavar="FILE",
     help="Write the verdict as JUnit XML to FILE.",
 )
+@format_option()
 @click.pass_context
 def check(  # noqa: PLR0917 (one parameter per click option)
     ctx: click.Context,
@@ -105,23 +98,26 @@ def check(  # noqa: PLR0917 (one parameter per click option)
     allow_preprocessing_change: bool,
     summary_file: Path | None,
     junit_file: Path | None,
+    fmt: str,
 ) -> None:
     """Compare a candidate with a baseline; exit 1 if it regressed by more than --max-drop.
 
     A regression is a drop larger than --max-drop that is also statistically real: McNemar's
     exact test on per-image predictions when both are runs on the same images, else the 95%
-    confidence intervals. Different data exits 3; a different protocol or preprocessing exits 4.
+    confidence intervals at level 1 - alpha, computed from hit counts. Different data exits 3;
+    a different protocol or preprocessing exits 4; a corrupt run or predictions file exits 5.
+    --format json prints the verdict as one JSON object.
 
     \b
     Examples:
       ilsvrc-bench check --baseline 20250101-alexnet --candidate runs/new --max-drop 0.5
       ilsvrc-bench check --baseline reference --candidate new-run --metric top5
     """
-    from ilsvrc_bench import output
+    from ilsvrc_bench import output, serialize
     from ilsvrc_bench.reports.check import compare
-    from ilsvrc_bench.reports.junit import verdict_junit
+    from ilsvrc_bench.reports.junit import error_junit, verdict_junit
     from ilsvrc_bench.reports.sides import REFERENCE, reference_side, resolve_side
-    from ilsvrc_bench.reports.summary import verdict_markdown
+    from ilsvrc_bench.reports.summary import error_markdown, verdict_markdown
 
     started = time.perf_counter()
     try:
@@ -139,17 +135,39 @@ def check(  # noqa: PLR0917 (one parameter per click option)
             allow_preprocessing=allow_preprocessing_change,
         )
     except IlsvrcBenchError as exc:
+        # CI still gets its summary and test report, saying why there is no verdict
+        names = {"baseline": baseline, "candidate": candidate}
+        if summary_file is not None:
+            serialize.atomic_write_text(
+                summary_file, error_markdown(exc, **names) + "\n", append=True
+            )
         if junit_file is not None:
-            output.write_text(_junit_error(exc, baseline, candidate), junit_file)
+            serialize.atomic_write_text(junit_file, error_junit(exc, **names))
         raise
-    output.write_text(verdict.line() + "\n", None)
+    # Files first: a failure to write them must never follow a printed verdict.
     if summary_file is not None:
-        summary_file.parent.mkdir(parents=True, exist_ok=True)
-        with summary_file.open("a", encoding="utf-8") as fh:
-            fh.write(verdict_markdown(verdict, class_names=_class_names()) + "\n")
+        markdown = verdict_markdown(verdict, class_names=_class_names())
+        serialize.atomic_write_text(summary_file, markdown + "\n", append=True)
     if junit_file is not None:
-        output.write_text(verdict_junit(verdict, time_s=time.perf_counter() - started), junit_file)
+        elapsed = time.perf_counter() - started
+        serialize.atomic_write_text(junit_file, verdict_junit(verdict, time_s=elapsed))
+    output.write_text(_render(verdict, fmt.lower()), None)
     for note in verdict.notes:
         output.info(f"note: {note}")
     if verdict.regression:
         ctx.exit(int(ExitCode.REGRESSION))
+
+
+def _render(verdict: Verdict, fmt: str) -> str:
+    """The verdict on stdout: one line (table), its Markdown, or one JSON/CSV record."""
+    from ilsvrc_bench import output
+    from ilsvrc_bench.reports.summary import verdict_markdown
+
+    if fmt == "json":
+        return output.to_json(verdict.as_dict(flips=True))
+    if fmt == "csv":
+        record = verdict.as_dict()
+        return output.to_csv([record], [k for k, v in record.items() if not isinstance(v, list)])
+    if fmt == "markdown":
+        return verdict_markdown(verdict, class_names=_class_names()) + "\n"
+    return verdict.line() + "\n"

@@ -27,13 +27,24 @@ def format_option(*extra: str, default: str = "table") -> Callable[[F], F]:
     )
 
 
+def writable_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """Click callback for a file the command will write: refused (exit 5, with the path and the
+    reason) while the options are read, before any work starts."""
+    from ilsvrc_bench import serialize
+
+    if value is not None:
+        serialize.check_writable(value)
+    return value
+
+
 def output_option(fn: F) -> F:
     return click.option(
         "-o",
         "--output",
         "output_path",
-        type=click.Path(dir_okay=False, writable=True, path_type=Path),
+        type=click.Path(path_type=Path),
         default=None,
+        callback=writable_file,
         help="Write the output to FILE instead of stdout.",
     )(fn)
 

@@ -9,7 +9,13 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from ilsvrc_bench import output
-from ilsvrc_bench.cli.options import format_option, output_option, root_option, runs_dir_option
+from ilsvrc_bench.cli.options import (
+    format_option,
+    output_option,
+    root_option,
+    runs_dir_option,
+    writable_file,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,8 +71,9 @@ def _hierarchies(frame: pd.DataFrame, root: Path | None) -> dict[str, Mapping[st
 @click.option(
     "--plot",
     "plot_path",
-    type=click.Path(dir_okay=False, path_type=Path),
+    type=click.Path(path_type=Path),
     default=None,
+    callback=writable_file,
     metavar="FILE.png",
     help="Also draw the challenge's top-5 error by year with the models in it (PNG).",
 )

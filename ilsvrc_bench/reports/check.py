@@ -107,8 +107,9 @@ class Verdict:
             f"{self.max_drop:g}; {self.evidence()})"
         )
 
-    def as_dict(self) -> dict[str, Any]:
-        return {
+    def as_dict(self, *, flips: bool = False) -> dict[str, Any]:
+        """The verdict as plain data; ``flips`` adds the flipped images (``--format json``)."""
+        out = {
             "status": self.status.lower(),
             "regression": self.regression,
             "metric": self.metric,
@@ -130,7 +131,29 @@ class Verdict:
             "lost": self.lost,
             "gained": self.gained,
             "notes": list(self.notes),
+            "baseline_side": _side_dict(self.baseline),
+            "candidate_side": _side_dict(self.candidate),
         }
+        if flips:
+            out["flips"] = self.flips.to_dict("records")
+        return out
+
+
+def _side_dict(side: Side) -> dict[str, Any]:
+    return {
+        "label": side.label,
+        "kind": side.kind,
+        "model": side.model,
+        "weights": side.weights,
+        "data": side.data,
+        "protocol": side.protocol,
+        "n_images": side.n_images,
+        "top1_correct": side.top1_correct,
+        "top5_correct": side.top5_correct,
+        "top1_acc": side.top1_acc,
+        "top5_acc": side.top5_acc,
+        "run_dir": None if side.run_dir is None else str(side.run_dir),
+    }
 
 
 def _list(ci: tuple[float, float] | None) -> list[float] | None:

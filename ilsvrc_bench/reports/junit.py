@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from ilsvrc_bench.errors import IlsvrcBenchError
 from ilsvrc_bench.reports.check import Verdict
 
 
@@ -23,6 +24,8 @@ def verdict_junit(verdict: Verdict, *, time_s: float = 0.0) -> str:
     )
     props = ET.SubElement(suite, "properties")  # the JUnit schema puts them first
     for key, value in verdict.as_dict().items():
+        if isinstance(value, dict):  # the sides: their labels are properties already
+            continue
         ET.SubElement(
             props, "property", {"name": key, "value": "" if value is None else str(value)}
         )
@@ -42,5 +45,20 @@ def verdict_junit(verdict: Verdict, *, time_s: float = 0.0) -> str:
         ET.SubElement(case, "system-out").text = "\n".join([verdict.line(), *verdict.notes])
     root = ET.Element("testsuites", {"tests": "1", "failures": failures, "errors": "0"})
     root.append(suite)
+    ET.indent(root)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def error_junit(exc: IlsvrcBenchError, *, baseline: str, candidate: str) -> str:
+    """JUnit XML for a check that could not compare (an error, not a failure)."""
+    root = ET.Element("testsuites", {"tests": "1", "failures": "0", "errors": "1"})
+    suite = ET.SubElement(
+        root, "testsuite", {"name": "ilsvrc-bench check", "tests": "1", "errors": "1"}
+    )
+    case = ET.SubElement(
+        suite, "testcase", {"classname": "ilsvrc_bench.check", "name": f"{candidate} vs {baseline}"}
+    )
+    error = ET.SubElement(case, "error", {"message": str(exc), "type": type(exc).__name__})
+    error.text = str(exc)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"

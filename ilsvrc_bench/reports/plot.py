@@ -12,8 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ilsvrc_bench import history
-from ilsvrc_bench.errors import RunError
+from ilsvrc_bench import history, serialize
 
 DEFAULT_SIZE_PX = (1200, 700)
 DPI = 100
@@ -115,11 +114,5 @@ def write_plot(
 ) -> bytes:
     """Write the plot to ``path`` (PNG) and return its bytes."""
     png = challenge_plot_png(models, size_px=size_px, include_outside_data=include_outside_data)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(png)
-        tmp.replace(path)
-    except OSError as exc:
-        raise RunError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    serialize.atomic_write_bytes(path, png)  # OutputError naming the file if it cannot
     return png

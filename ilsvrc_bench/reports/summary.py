@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ilsvrc_bench.errors import IlsvrcBenchError
 from ilsvrc_bench.output import to_markdown
 from ilsvrc_bench.reports.check import Verdict
 from ilsvrc_bench.reports.sides import Side
@@ -74,3 +75,18 @@ def _named(index: int, names: dict[int, str] | None) -> str:
     if names and index in names:
         return f"{index} {names[index]}"
     return str(index)
+
+
+def error_markdown(exc: IlsvrcBenchError, *, baseline: str, candidate: str) -> str:
+    """The Markdown of a check that could not compare the two sides (exit 2-5)."""
+    return "\n".join(
+        [
+            "## ⚠️ ilsvrc-bench check: NOT COMPARABLE",
+            "",
+            f"**candidate** `{candidate}` vs **baseline** `{baseline}`: no verdict "
+            f"(exit {int(exc.exit_code)}).",
+            "",
+            f"> {exc!s}",
+            "",
+        ]
+    )

@@ -208,7 +208,38 @@ def read_predictions(run_dir: Path) -> pd.DataFrame:
     if missing:
         raise RunError(f"{path}: missing columns {', '.join(missing)}")
     frame: pd.DataFrame = table.to_pandas()
+    _check_class_ids(path, frame)
     return frame
+
+
+N_CLASSES = 1000
+
+
+def _check_class_ids(path: Path, frame: pd.DataFrame) -> None:
+    """Labels are class indices 0..999; predictions too, or -1 (an unreadable image)."""
+    import numpy as np
+
+    labels = frame["label"].to_numpy()
+    bad = np.flatnonzero((labels < 0) | (labels >= N_CLASSES))
+    if len(bad):
+        i = int(bad[0])
+        raise RunError(
+            f"{path}: row {i} has label {labels[i]}, not a class index 0..{N_CLASSES - 1}"
+        )
+    if not len(frame):
+        return
+    try:
+        pred = np.stack([np.asarray(p) for p in frame["pred"]])
+    except ValueError:
+        raise RunError(f"{path}: prediction rows of different lengths") from None
+    wrong = ((pred < -1) | (pred >= N_CLASSES)).any(axis=1) if pred.ndim == 2 else [True]
+    bad = np.flatnonzero(wrong)
+    if len(bad):
+        i = int(bad[0])
+        raise RunError(
+            f"{path}: row {i} predicts {pred[i].tolist()}, not class indices "
+            f"0..{N_CLASSES - 1} (or -1 for an unreadable image)"
+        )
 
 
 def read_logits(run_dir: Path) -> np.ndarray | None:

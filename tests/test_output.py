@@ -1,0 +1,52 @@
+"""output.py prints messages and cells verbatim: brackets are text, never rich markup."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ilsvrc_bench import output
+from ilsvrc_bench.errors import OutputError
+
+
+@pytest.mark.parametrize(
+    "text", ["pip install 'ilsvrc-bench[onnx]'", "runs/[/x]/run.json", "[bold]"]
+)
+def test_messages_print_verbatim(text: str, capsys: pytest.CaptureFixture[str]) -> None:
+    output.configure(color=False)
+    output.warn(text)
+    output.error(text)
+    output.info(text)
+    err = capsys.readouterr().err
+    assert err == f"warning: {text}\nerror: {text}\n{text}\n"
+
+
+def test_long_messages_are_not_wrapped(capsys: pytest.CaptureFixture[str]) -> None:
+    output.configure(color=False)
+    path = "/tmp/" + "d" * 150 + "/run.json"
+    output.warn(f"skipped {path}")
+    assert path in capsys.readouterr().err
+
+
+def test_table_cells_titles_and_captions_are_text() -> None:
+    text = output.render(
+        [{"model": "m[onnx]", "path": "[/x]"}],
+        fmt="table",
+        columns=["model", "path"],
+        title="[red]t",
+        caption="[i]c",
+    )
+    for shown in ("m[onnx]", "[/x]", "[red]t", "[i]c"):
+        assert shown in text
+
+
+def test_atomic_writer_errors_name_the_file(tmp_path: Path) -> None:
+    blocker = tmp_path / "f"
+    blocker.write_text("")
+    with pytest.raises(OutputError, match=r"cannot write .*/f/out\.txt: .*/f is not a directory"):
+        output.write_text("x", blocker / "out.txt")
+    target = tmp_path / "deep" / "out.txt"
+    output.write_text("a\n", target)
+    assert target.read_text() == "a\n"
+    assert [p.name for p in target.parent.iterdir()] == ["out.txt"]  # no temp file left
