@@ -20,6 +20,7 @@ from ilsvrc_bench import metrics, runs
 from ilsvrc_bench.engine.options import EvalOptions
 from ilsvrc_bench.engine.result import EvalResult, Progress
 from ilsvrc_bench.errors import UsageError
+from ilsvrc_bench.models.choices import PreprocessingOverrides, WeightsChoice
 
 # --sweep KEY -> Preprocessing field
 AXES = {
@@ -91,8 +92,8 @@ def sweep(
     data: str | os.PathLike[str] | None = None,
     root: str | os.PathLike[str] | None = None,
     runs_dir: str | os.PathLike[str] | None = None,
-    weights: str | None = None,
-    preprocessing: Mapping[str, Any] | None = None,
+    weights: WeightsChoice | str | None = None,
+    preprocessing: PreprocessingOverrides | None = None,
     options: EvalOptions | None = None,
     progress: Progress | None = None,
 ) -> list[SweepPoint]:
@@ -109,11 +110,16 @@ def sweep(
     rundir.ensure_writable(out_dir)
     device = devices.select_device(options.device)
     dataset = open_dataset(data, root=root)
-    base = resolve(model, weights=weights, preprocessing=preprocessing)
+    fixed = preprocessing or PreprocessingOverrides()
+    base = resolve(model, weights=weights, preprocessing=fixed)
     recipe = base.preprocessing
     points = grid(axes)
     specs = [
-        resolve(model, weights=weights, preprocessing={**(preprocessing or {}), **p})
+        resolve(
+            model,
+            weights=weights,
+            preprocessing=PreprocessingOverrides.from_mapping({**fixed.given, **p}),
+        )
         for p in points
     ]
     recipe_at = next((i for i, s in enumerate(specs) if s.preprocessing == recipe), None)
