@@ -29,7 +29,7 @@ def test_real_sweep(real_images: Path, real_onnx: Path, tmp_path: Path) -> None:
         data="real",
         root=root,
         runs_dir=tmp_path / "runs",
-        options=EvalOptions(device="cpu", batch_size=25, resume=False),
+        options=EvalOptions(device="cpu", batch_size=25, resume=False, limit=100),
     )
     assert len(points) == 4  # the recipe (256, bilinear) is on the grid: not added again
     recipe = points[0]
