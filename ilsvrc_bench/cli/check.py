@@ -67,6 +67,12 @@ def _class_names() -> dict[int, str] | None:
     help="Compare even when the two sides preprocess images differently.",
 )
 @click.option(
+    "--allow-protocol-change",
+    is_flag=True,
+    help="Compare runs of different protocols on purpose (e.g. center vs 10crop: is 10-crop "
+    "worth it?).",
+)
+@click.option(
     "--summary",
     "summary_file",
     type=click.Path(path_type=Path),
@@ -96,6 +102,7 @@ def check(  # noqa: PLR0917 (one parameter per click option)
     max_drop: float,
     alpha: float,
     allow_preprocessing_change: bool,
+    allow_protocol_change: bool,
     summary_file: Path | None,
     junit_file: Path | None,
     fmt: str,
@@ -105,13 +112,16 @@ def check(  # noqa: PLR0917 (one parameter per click option)
     A regression is a drop larger than --max-drop that is also statistically real: McNemar's
     exact test on per-image predictions when both are runs on the same images, else the 95%
     confidence intervals at level 1 - alpha, computed from hit counts. Different data exits 3;
-    a different protocol or preprocessing exits 4; a corrupt run or predictions file exits 5.
+    a different protocol or preprocessing exits 4 (--allow-protocol-change and
+    --allow-preprocessing-change compare them on purpose); a corrupt run or predictions file
+    exits 5.
     --format json prints the verdict as one JSON object.
 
     \b
     Examples:
       ilsvrc-bench check --baseline 20250101-alexnet --candidate runs/new --max-drop 0.5
       ilsvrc-bench check --baseline reference --candidate new-run --metric top5
+      ilsvrc-bench check --baseline center-run --candidate tencrop-run --allow-protocol-change
     """
     from ilsvrc_bench import output, serialize
     from ilsvrc_bench.reports.check import compare
@@ -133,6 +143,7 @@ def check(  # noqa: PLR0917 (one parameter per click option)
             max_drop=max_drop,
             alpha=alpha,
             allow_preprocessing=allow_preprocessing_change,
+            allow_protocol=allow_protocol_change,
         )
     except IlsvrcBenchError as exc:
         # CI still gets its summary and test report, saying why there is no verdict

@@ -15,7 +15,9 @@ sides have:
 Intervals are computed from hit counts at level ``1 - alpha``.
 
 Comparisons that mean nothing are refused: different data raises :class:`DataError` (exit 3),
-a different protocol or preprocessing raises :class:`ModelError` (exit 4); each says which.
+a different protocol or preprocessing raises :class:`ModelError` (exit 4); each says which and
+names the flag that compares them on purpose (a centre-crop run against a 10-crop run of the
+same model asks whether 10-crop is worth it).
 """
 
 from __future__ import annotations
@@ -171,9 +173,16 @@ def _short(sha: str | None) -> str:
 
 
 def ensure_comparable(
-    baseline: Side, candidate: Side, *, allow_preprocessing: bool = False
+    baseline: Side,
+    candidate: Side,
+    *,
+    allow_preprocessing: bool = False,
+    allow_protocol: bool = False,
 ) -> list[str]:
-    """Raise when the two sides cannot be compared; return notes on what was not checkable."""
+    """Raise when the two sides cannot be compared; return notes on what was not checkable.
+
+    ``allow_protocol`` compares two protocols on purpose (is 10-crop worth it?): the difference
+    becomes a note instead of an error."""
     notes: list[str] = []
     if (
         baseline.run_dir is not None
@@ -196,15 +205,19 @@ def ensure_comparable(
                 f"the candidate was measured on the {candidate.split} split of {candidate.data}"
             )
         if candidate.protocol is not None and candidate.protocol not in CENTER_PROTOCOLS:
-            raise ModelError(
+            _protocol_differs(
                 f"different protocol: the published reference is single centre crop, "
-                f"the candidate used {candidate.protocol}"
+                f"the candidate used {candidate.protocol}",
+                allow_protocol,
+                notes,
             )
     else:
         _ensure_same_data(baseline, candidate, notes)
         if baseline.protocol and candidate.protocol and baseline.protocol != candidate.protocol:
-            raise ModelError(
-                f"different protocol: baseline {baseline.protocol}, candidate {candidate.protocol}"
+            _protocol_differs(
+                f"different protocol: baseline {baseline.protocol}, candidate {candidate.protocol}",
+                allow_protocol,
+                notes,
             )
     differing = _preprocessing_diff(baseline.preprocessing, candidate.preprocessing)
     if differing:
@@ -213,6 +226,12 @@ def ensure_comparable(
             raise ModelError(message + " (pass --allow-preprocessing-change if intended)")
         notes.append(message)
     return notes
+
+
+def _protocol_differs(message: str, allowed: bool, notes: list[str]) -> None:
+    if not allowed:
+        raise ModelError(message + " (pass --allow-protocol-change to compare them on purpose)")
+    notes.append(message + "; compared on purpose (--allow-protocol-change)")
 
 
 def _ensure_same_data(baseline: Side, candidate: Side, notes: list[str]) -> None:
@@ -339,9 +358,15 @@ def compare(
     max_drop: float = 0.0,
     alpha: float = 0.05,
     allow_preprocessing: bool = False,
+    allow_protocol: bool = False,
 ) -> Verdict:
     """The verdict on ``candidate`` against ``baseline`` (see the module docstring for the rule)."""
-    notes = ensure_comparable(baseline, candidate, allow_preprocessing=allow_preprocessing)
+    notes = ensure_comparable(
+        baseline,
+        candidate,
+        allow_preprocessing=allow_preprocessing,
+        allow_protocol=allow_protocol,
+    )
     fields: dict[str, Any] = {
         "metric": metric,
         "max_drop": max_drop,

@@ -287,3 +287,34 @@ def test_an_unknown_run_id_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "no run 'nope'" in result.output
+
+
+def test_center_against_10crop_of_the_same_model_on_purpose(
+    engine_runs: Runs, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ilsvrc_bench.engine import EvalOptions, evaluate
+    from tests.reports.engine_runs import PREPROCESSING
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    (tencrop,) = evaluate(
+        ["alexnet"],
+        data="sample",
+        root=engine_runs.root,
+        runs_dir=tmp_path / "runs",
+        weights=str(engine_runs.good_weights),
+        preprocessing=PREPROCESSING,
+        options=EvalOptions(device="cpu", batch_size=32, resume=False, protocol="10crop"),
+    )
+    args = ("--baseline", engine_runs.good.name, "--candidate", str(tencrop.run_dir))
+    refused = check(engine_runs, *args)
+    assert refused.exit_code == 4
+    assert "different protocol: baseline center, candidate 10crop" in refused.output
+    assert "--allow-protocol-change" in refused.output
+    result = check(engine_runs, *args, "--allow-protocol-change")
+    assert result.exit_code == 0, result.output
+    assert "PASS" in result.stdout
+    assert "McNemar exact" in result.stdout  # same images: the paired test still applies
+    assert "compared on purpose (--allow-protocol-change)" in result.stderr
+    # against the published reference too
+    result = check(engine_runs, "--baseline", "reference", "--candidate", str(tencrop.run_dir))
+    assert result.exit_code == 4 and "--allow-protocol-change" in result.output
