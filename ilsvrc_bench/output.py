@@ -33,6 +33,8 @@ class _Settings:
 
 _settings = _Settings()
 _consoles: dict[str, Console] = {}
+SHORT_CELL = 16  # words up to this long are never broken in a table fitted to a width
+WIDE_WIDTH = 400  # --wide: wide enough for any table's natural width
 
 
 def configure(*, color: bool = True, quiet: bool = False, verbose: int = 0) -> None:
@@ -157,19 +159,61 @@ def to_table(
     title: str | None = None,
     headers: Mapping[str, str] | None = None,
     caption: str | None = None,
+    whole: Sequence[str] = (),
+    width: int | None = None,
 ) -> Table:
+    """A rich table. Given the ``width`` to fit, long text wraps at spaces while words up to
+    :data:`SHORT_CELL` characters (numbers, names, ranks) and the lines of the ``whole`` columns
+    (run ids) never break, so the table stays readable in 80 columns."""
     headers = headers or {}
     table = Table(
         title=None if title is None else Text(title),
         caption=None if caption is None else Text(caption),
         caption_justify="left",
     )
-    for c in columns:
-        table.add_column(Text(headers.get(c, c)), overflow="fold")
-    for rec in records:
+    cells = [[_cell(rec.get(c)) for c in columns] for rec in records]
+    titles = [headers.get(c, c) for c in columns]
+    widths = None
+    if width is not None:
+        widths = _fit(
+            [[titles[i], *(row[i] for row in cells)] for i in range(len(columns))],
+            [c in whole for c in columns],
+            width - 3 * len(columns) - 1,
+        )
+    for i, title_text in enumerate(titles):
+        table.add_column(Text(title_text), overflow="fold", width=widths[i] if widths else None)
+    for row in cells:
         # cells are data (paths, model names): Text, so "[onnx]" is never read as markup
-        table.add_row(*(Text(_cell(rec.get(c))) for c in columns))
+        table.add_row(*(Text(cell) for cell in row))
     return table
+
+
+def _fit(texts: Sequence[Sequence[str]], whole: Sequence[bool], room: int) -> list[int] | None:
+    """Column widths that fit ``room`` characters: each column at least its longest word
+    (capped at :data:`SHORT_CELL`, or its longest line when ``whole``), the rest shared out by
+    how much more each column needs. None when every column fits as it is."""
+    lines = [[line for text in col for line in text.splitlines()] for col in texts]
+    most = [max((len(line) for line in col), default=1) for col in lines]
+    if sum(most) <= room:
+        return None
+    least = []
+    for col, keep in zip(lines, whole, strict=True):
+        words = col if keep else [w for line in col for w in line.split()]
+        longest = max((len(w) for w in words), default=1)
+        least.append(longest if keep else min(longest, SHORT_CELL))
+    spare = room - sum(least)
+    need = [m - lo for m, lo in zip(most, least, strict=True)]
+    if spare <= 0 or not sum(need):
+        return least
+    return [lo + spare * n // sum(need) for lo, n in zip(least, need, strict=True)]
+
+
+def print_table(table: Table, *, wide: bool = False) -> None:
+    """Print a table on stdout; ``wide`` gives it its natural width, however wide."""
+    if not wide:
+        out().print(table)
+        return
+    Console(width=WIDE_WIDTH, no_color=not _settings.color, highlight=False).print(table)
 
 
 def render(

@@ -109,6 +109,12 @@ def _hierarchies(frame: pd.DataFrame, root: Path | None) -> dict[str, Mapping[st
     "robustness; --plot draws shift-set against val accuracy.",
 )
 @click.option(
+    "--wide",
+    is_flag=True,
+    help="Tables with every column at their full width (default: the columns that read well "
+    "in 80, long text wrapped).",
+)
+@click.option(
     "--include-outside-data",
     is_flag=True,
     help="Rank against every challenge entry, also those trained with outside data "
@@ -129,6 +135,7 @@ def report(  # noqa: PLR0917 (one parameter per click option)
     per_class: int | None,
     wordnet: bool,
     robustness: bool,
+    wide: bool,
     include_outside_data: bool,
 ) -> None:
     """The ILSVRC classification results 2010-2017, with models and your runs placed in them.
@@ -189,7 +196,15 @@ def report(  # noqa: PLR0917 (one parameter per click option)
         if len(drawn) > MAX_MODELS:
             output.warn(f"--plot draws the first {MAX_MODELS} of {len(drawn)} models; filter runs")
         png = write_plot(plot_path, drawn, include_outside_data=include_outside_data)
-    _emit(built, fmt=fmt, output_path=output_path, png=png, per_class=per_class, wordnet=wordnet)
+    _emit(
+        built,
+        fmt=fmt,
+        output_path=output_path,
+        png=png,
+        per_class=per_class,
+        wordnet=wordnet,
+        wide=wide,
+    )
 
 
 def _warn_without_blacklist(scored: pd.DataFrame) -> None:
@@ -214,6 +229,7 @@ def _emit(
     png: bytes | None,
     per_class: int | None,
     wordnet: bool,
+    wide: bool,
 ) -> None:
     from ilsvrc_bench import history
     from ilsvrc_bench.reports import challenge, document
@@ -247,14 +263,19 @@ def _emit(
         text = render_html(built.sections(), title=REPORT_TITLE, notes=[note], image_png=image)
         output.write_text(text, output_path)
         return
-    sections = built.sections(terminal=fmt == "table")
+    sections = built.sections(terminal=fmt == "table" and not wide)
     if output_path is None and fmt == "table":
         for s in sections:
-            output.out().print(
-                output.to_table(
-                    s.rows, s.columns, headers=s.headers, title=s.title, caption=s.caption
-                )
+            table = output.to_table(
+                s.rows,
+                s.columns,
+                headers=s.headers,
+                title=s.title,
+                caption=s.caption,
+                whole=s.whole,
+                width=None if wide else output.out().width,
             )
+            output.print_table(table, wide=wide)
         return
     text = "\n".join(
         output.render(

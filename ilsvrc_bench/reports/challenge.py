@@ -156,15 +156,18 @@ YEAR_COLUMNS = (
     "teams",
     "exact_to",
 )
+# the terminal table leaves the test set to its caption and the team count to the other formats
+# (json/csv, markdown, --wide), so it reads in 80 columns
+YEAR_COLUMNS_TERMINAL = tuple(c for c in YEAR_COLUMNS if c not in {"teams", "test_set"})
 YEAR_HEADERS = {
     "year": "Year",
     "test_set": "Test set",
     "winner": "Winner",
-    "winner_top5_err": "Top-5 err %",
+    "winner_top5_err": "Top-5 %",
     "runner_up": "2nd",
-    "runner_up_top5_err": "Top-5 err %",
+    "runner_up_top5_err": "Top-5 %",
     "teams": "Teams listed",
-    "exact_to": "Ranks exact to",
+    "exact_to": "Exact to",
 }
 
 
@@ -202,7 +205,7 @@ def year_caption(*, include_outside_data: bool = False) -> str:
     return (
         f"Each team's best entry among {which}. 2010 and 2011 used their own test set and class "
         "list; 2012-2017 share the ILSVRC2012 test set. A placement is exact down to the "
-        "'Ranks exact to' team and a lower bound below it."
+        "'Exact to' team and a lower bound below it."
     )
 
 
@@ -212,8 +215,8 @@ def _label(e: history.Entry) -> str:
 
 
 MODEL_COLUMNS = ("entry", "kind", "eval_data", "top1_err", "top5_err", "placement", "source")
-# the terminal table leaves the long source URLs to the other formats
-MODEL_COLUMNS_TERMINAL = MODEL_COLUMNS[:-1]
+# the terminal table leaves the kind and the long source URLs to the other formats (and --wide)
+MODEL_COLUMNS_TERMINAL = ("entry", "eval_data", "top1_err", "top5_err", "placement")
 MODEL_HEADERS = {
     "entry": "Model / entry",
     "kind": "Kind",

@@ -59,16 +59,21 @@ class RunsReport:
         return (*challenge.COLUMNS, *runs_table.RUN_EXTRA_COLUMNS)
 
     def sections(self, *, terminal: bool = False) -> list[Section]:
-        model_columns = challenge.MODEL_COLUMNS
+        """Every section; ``terminal`` picks the narrower column sets that stay readable at
+        80 columns (``report --wide`` shows every column instead)."""
+        model_columns = challenge.MODEL_COLUMNS_TERMINAL if terminal else challenge.MODEL_COLUMNS
+        placed_columns: tuple[str, ...] = runs_table.PLACED_COLUMNS
+        run_columns: tuple[str, ...] = (*runs_table.RUN_COLUMNS, "scoring")
         if terminal:
-            model_columns = getattr(challenge, "MODEL_COLUMNS_TERMINAL", model_columns)
+            placed_columns = runs_table.PLACED_COLUMNS_TERMINAL
+            run_columns = runs_table.RUN_COLUMNS_TERMINAL
         outside = self.include_outside_data
         note = history.HISTORY_NOTE_OUTSIDE if outside else history.HISTORY_NOTE
         sections = [
             Section(
                 "ILSVRC classification, top-5 error on the test set",
                 challenge.year_table(include_outside_data=outside),
-                challenge.YEAR_COLUMNS,
+                challenge.YEAR_COLUMNS_TERMINAL if terminal else challenge.YEAR_COLUMNS,
                 challenge.YEAR_HEADERS,
                 challenge.year_caption(include_outside_data=outside),
             ),
@@ -86,16 +91,18 @@ class RunsReport:
                 Section(
                     "Measured runs placed in the challenge's history",
                     runs_table.placed_table(self.placed),
-                    runs_table.PLACED_COLUMNS,
+                    placed_columns,
                     runs_table.PLACED_HEADERS,
-                    "Runs: val (or the named data), single model, their own protocol; 95% "
+                    "Runs: single model, on the data and protocol each row names; 95% "
                     "Wilson intervals. Challenge: test set. Scoring: " + ", ".join(scoring) + ".",
+                    whole=("run",),
                 ),
                 Section(
                     "Runs",
                     runs_table.runs_rows(self.runs),
-                    (*runs_table.RUN_COLUMNS, "scoring"),
+                    run_columns,
                     {**runs_table.RUN_HEADERS, "scoring": "Scoring"},
+                    whole=("run_id",),
                 ),
             ]
         for run_id, (worst, best) in self.per_class.items():
@@ -129,7 +136,8 @@ class RunsReport:
     def plot_models(self) -> list[PlotModel]:
         """Reference models (dashed) and measured runs (with intervals) for ``--plot``."""
         references = [
-            PlotModel(label=m.entry, top5_err=m.top5_err, kind="reference") for m in self.model_rows
+            PlotModel(label=m.entry, top5_err=m.top5_err, kind="reference", detail="centre crop")
+            for m in self.model_rows
         ]
         models: list[PlotModel] = []  # runs first: when there are too many, references go
         for r in self.placed:
@@ -140,6 +148,7 @@ class RunsReport:
                     top5_err=float(r["top5_err"]),
                     kind="run",
                     ci=None if lo is None or hi is None else (float(lo), float(hi)),
+                    detail=f"{r['how']}; {r['eval_data']}",
                 )
             )
         return models + references

@@ -31,6 +31,7 @@ class Section:
     columns: Sequence[str]
     headers: Mapping[str, str] = field(default_factory=dict)
     caption: str | None = None
+    whole: Sequence[str] = ()  # columns whose values never break in a terminal table (ids)
 
 
 def _cell(value: Any) -> tuple[str, bool]:

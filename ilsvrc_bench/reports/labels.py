@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from typing import Any
+
+Row = Mapping[str, Any] | Mapping[Hashable, Any]  # a run's flat row, or a pandas record
 
 DEFAULT_PROTOCOL = "center"
 DEFAULT_PRECISION = "fp32"
@@ -23,7 +25,7 @@ def _present(value: Any) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
-def decoder(row: Mapping[str, Any]) -> str:
+def decoder(row: Row) -> str:
     """The image decoder the run used (recorded in its preprocessing when not the default)."""
     prep = row.get("preprocessing")
     if isinstance(prep, str) and prep.strip().startswith("{"):
@@ -36,7 +38,7 @@ def decoder(row: Mapping[str, Any]) -> str:
     return str(row.get("decoder") or DEFAULT_DECODER)
 
 
-def is_subset(row: Mapping[str, Any]) -> bool:
+def is_subset(row: Row) -> bool:
     """Whether the run scored only part of its dataset, or a dataset prepared as a subset."""
     if _present(row.get("limit")):
         return True
@@ -45,7 +47,7 @@ def is_subset(row: Mapping[str, Any]) -> bool:
     return SUBSET_MARK in str(row.get("data") or "")
 
 
-def data_label(row: Mapping[str, Any]) -> str:
+def data_label(row: Row) -> str:
     """The data a run scored: its name, and ``(subset, N images)`` when it is a subset."""
     name = str(row.get("data") or "?")
     if not is_subset(row):
@@ -56,7 +58,7 @@ def data_label(row: Mapping[str, Any]) -> str:
     return f"{name} (subset{size}{how})"
 
 
-def how_label(row: Mapping[str, Any]) -> str:
+def how_label(row: Row) -> str:
     """The protocol, then the precision and decoder where they are not the defaults."""
     parts = [str(row.get("protocol") or DEFAULT_PROTOCOL)]
     precision = row.get("precision")
@@ -68,6 +70,6 @@ def how_label(row: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def run_detail(row: Mapping[str, Any]) -> str:
+def run_detail(row: Row) -> str:
     """``center, bf16; ilsvrc2012-val (subset, 500 images, --limit)``: what a run compares."""
     return f"{how_label(row)}; {data_label(row)}"

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ilsvrc_bench import history, runs
 from ilsvrc_bench.errors import RunError, UsageError
+from ilsvrc_bench.reports import labels
 from ilsvrc_bench.reports.rescore import Rescored, rescore
 
 
@@ -118,6 +119,7 @@ RUN_COLUMNS = (
     "data",
     "protocol",
     "precision",
+    "decoder",
     "device",
     "n_images",
     "top1_err",
@@ -125,6 +127,9 @@ RUN_COLUMNS = (
     "images_per_second",
     "created_at",
 )
+# what the runs table shows on a terminal unless --wide: readable at 80 columns (the run id
+# names the model; "how" is the protocol, then precision and decoder when not default)
+RUN_COLUMNS_TERMINAL = ("run_id", "data", "how", "top1_err", "top5_err")
 RUN_HEADERS = {
     "run_id": "Run",
     "model": "Model",
@@ -132,6 +137,8 @@ RUN_HEADERS = {
     "data": "Data",
     "protocol": "Protocol",
     "precision": "Precision",
+    "how": "Protocol",
+    "decoder": "Decoder",
     "device": "Device",
     "n_images": "n",
     "top1_err": "Top-1 err %",
@@ -152,6 +159,9 @@ def runs_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
     rows = []
     for r in frame.to_dict("records"):
         row = {c: r.get(c) for c in RUN_COLUMNS}
+        row["data"] = labels.data_label(r)
+        row["decoder"] = labels.decoder(r)
+        row["how"] = labels.how_label(r)
         for c in ("top1_err", "top5_err"):
             row[c] = _round(r.get(c))
         row["images_per_second"] = _round(r.get("images_per_second"), 1)
@@ -170,8 +180,12 @@ RUN_EXTRA_COLUMNS = (
     "manifest_sha256",
     "protocol",
     "precision",
+    "decoder",
+    "limit",
+    "is_subset",
     "device",
     "n_images",
+    "rank_2012",
     "top1_err_lo",
     "top1_err_hi",
     "top5_err_lo",
@@ -195,11 +209,15 @@ def placed_rows(frame: pd.DataFrame, *, include_outside_data: bool = False) -> l
             "year": None,
             "entry": f"{r['model']} ({r['weights']})",
             "team": None,
-            "method": f"measured, {r['protocol']}, {r['precision']}",
+            "method": f"measured, {labels.how_label(r)}",
             "top5_err": _round(top5_err),
             "top1_err": _round(r.get("top1_err")),
-            "split": "val",
-            "eval_data": r.get("data"),
+            "split": r.get("split") or "val",
+            "eval_data": labels.data_label(r),
+            "decoder": labels.decoder(r),
+            "is_subset": labels.is_subset(r),
+            "how": labels.how_label(r),
+            "rank_2012": next(p.rank for p in placements if p.year == 2012),
             "outside_data": None,
             "ensemble": False,
             "rank": None,
@@ -227,7 +245,8 @@ def placed_rows(frame: pd.DataFrame, *, include_outside_data: bool = False) -> l
 
 PLACED_COLUMNS = (
     "entry",
-    "data",
+    "how",
+    "eval_data",
     "n_images",
     "top1_err",
     "top1_ci",
@@ -236,9 +255,15 @@ PLACED_COLUMNS = (
     "placement",
     "rank_2012",
 )
+# what the placed table shows on a terminal unless --wide: readable at 80 columns
+PLACED_COLUMNS_TERMINAL = ("run", "measured", "top5", "placement", "rank_2012")
 PLACED_HEADERS = {
-    "entry": "Run (val)",
-    "data": "Data",
+    "entry": "Run",
+    "how": "Protocol",
+    "eval_data": "Data",
+    "run": "Run",
+    "measured": "Measured (protocol; data)",
+    "top5": "Top-5 err % [95% CI]",
     "n_images": "n",
     "top1_err": "Top-1 err %",
     "top1_ci": "95% CI",
@@ -257,9 +282,11 @@ def placed_table(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
             {
                 **r,
                 "entry": f"{r['entry']} [{r['run_id']}]",
+                "run": f"{r['run_id']}\n{r['entry']}",
+                "measured": f"{r['how']}; {r['eval_data']}",
+                "top5": f"{r['top5_err']} {_ci_text(r['top5_err_lo'], r['top5_err_hi'])}".strip(),
                 "top1_ci": _ci_text(r["top1_err_lo"], r["top1_err_hi"]),
                 "top5_ci": _ci_text(r["top5_err_lo"], r["top5_err_hi"]),
-                "rank_2012": r["ranks"].get(2012),
             }
         )
     return out

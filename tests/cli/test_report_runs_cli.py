@@ -267,3 +267,66 @@ def test_exclude_blacklist_without_a_blacklist_warns_that_nothing_was_excluded(
     result = CliRunner().invoke(main, ["report", "--runs-dir", str(empty), "--exclude-blacklist"])
     assert result.exit_code == 0
     assert "no run to re-score; 0 images excluded" in result.stderr
+
+
+def test_tables_read_in_80_columns_and_wide_shows_everything(engine_runs: Runs) -> None:
+    args = ["report", "--runs-dir", str(engine_runs.runs_dir), "--root", str(engine_runs.root)]
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(main, args)
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    out = result.stdout
+    # run ids never break, and every measured run says how it was measured and on what
+    run_ids = [d.name for d in engine_runs.runs_dir.iterdir() if d.is_dir()]
+    for run_id in run_ids:
+        assert out.count(run_id) == 2  # the placed table and the runs table
+    assert "Measured" in out and out.count("center;") == len(run_ids)
+    assert "Device" not in out
+    wide = CliRunner(env={"COLUMNS": "80"}).invoke(main, [*args, "--wide"])
+    assert wide.exit_code == 0, wide.output
+    assert max(len(line) for line in wide.stdout.splitlines()) > 80
+    for header in ("Device", "Decoder", "Source", "Teams listed", "Test set", "img/s"):
+        assert header in wide.stdout
+
+
+def test_every_run_row_and_legend_names_protocol_and_data(engine_runs: Runs) -> None:
+    rows = run_rows(engine_runs)
+    for row in rows.values():
+        assert row["protocol"] == "center" and row["data"] in {"sample", "sample-b"}
+        assert row["eval_data"] == row["data"]
+        assert row["is_subset"] is False and row["decoder"] == "cpu"
+        # the table shows the rank in 2012, so the rows carry it
+        assert row["rank_2012"] == 7
+    from ilsvrc_bench.reports import challenge, document, runs_table
+
+    frame = runs_table.select_runs([], runs_dir=engine_runs.runs_dir)
+    built = document.build(frame, model_rows=challenge.reference_rows())
+    for model in built.plot_models():
+        if model.kind == "run":
+            assert model.detail in {"center; sample", "center; sample-b"}
+        else:
+            assert model.detail == "centre crop"
+
+
+def test_a_limited_run_is_marked_as_a_subset_with_its_size(
+    engine_runs: Runs, tmp_path: Path
+) -> None:
+    import shutil
+
+    runs_dir = tmp_path / "runs"
+    copy = runs_dir / engine_runs.good.name
+    shutil.copytree(engine_runs.good, copy)
+    record = json.loads((copy / "run.json").read_text())
+    record["data"]["limit"] = 60
+    (copy / "run.json").write_text(json.dumps(record))
+    result = CliRunner(env={"COLUMNS": "80"}).invoke(
+        main, ["report", "--runs-dir", str(runs_dir), "--root", str(engine_runs.root), "--wide"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "sample (subset, 60 images, --limit)" in result.stdout
+    rows = json.loads(
+        CliRunner().invoke(main, ["report", "--runs-dir", str(runs_dir), "--format", "json"]).stdout
+    )
+    run = next(r for r in rows if r["kind"] == "run")
+    assert run["is_subset"] is True and run["limit"] == 60
+    assert run["eval_data"] == "sample (subset, 60 images, --limit)"
