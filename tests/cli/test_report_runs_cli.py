@@ -97,7 +97,9 @@ def test_markdown_holds_the_runs_table(engine_runs: Runs, tmp_path: Path) -> Non
     assert report(engine_runs, "--format", "markdown", "-o", str(target)) == ""
     text = target.read_text()
     assert "### Runs" in text and "### Measured runs placed" in text
-    assert f"| {engine_runs.good.name} | alexnet | good.pth | sample | center | fp32 |" in text
+    # the generated sample is a marked subset of val, and the table says so
+    row = f"| {engine_runs.good.name} | alexnet | good.pth | sample (subset, 60 images) | center |"
+    assert f"{row} fp32 | cpu |" in text
 
 
 class _Tables(HTMLParser):
@@ -281,6 +283,7 @@ def test_tables_read_in_80_columns_and_wide_shows_everything(engine_runs: Runs) 
     for run_id in run_ids:
         assert out.count(run_id) == 2  # the placed table and the runs table
     assert "Measured" in out and out.count("center;") == len(run_ids)
+    assert out.count("(subset, 60") == len(run_ids)
     assert "Device" not in out
     wide = CliRunner(env={"COLUMNS": "80"}).invoke(main, [*args, "--wide"])
     assert wide.exit_code == 0, wide.output
@@ -293,8 +296,9 @@ def test_every_run_row_and_legend_names_protocol_and_data(engine_runs: Runs) -> 
     rows = run_rows(engine_runs)
     for row in rows.values():
         assert row["protocol"] == "center" and row["data"] in {"sample", "sample-b"}
-        assert row["eval_data"] == row["data"]
-        assert row["is_subset"] is False and row["decoder"] == "cpu"
+        # the generated samples are prepared as marked subsets of val
+        assert row["eval_data"] == f"{row['data']} (subset, 60 images)"
+        assert row["is_subset"] is True and row["decoder"] == "cpu"
         # the table shows the rank in 2012, so the rows carry it
         assert row["rank_2012"] == 7
     from ilsvrc_bench.reports import challenge, document, runs_table
@@ -303,7 +307,9 @@ def test_every_run_row_and_legend_names_protocol_and_data(engine_runs: Runs) -> 
     built = document.build(frame, model_rows=challenge.reference_rows())
     for model in built.plot_models():
         if model.kind == "run":
-            assert model.detail in {"center; sample", "center; sample-b"}
+            assert model.detail in {
+                f"center; {name} (subset, 60 images)" for name in ("sample", "sample-b")
+            }
         else:
             assert model.detail == "centre crop"
 
