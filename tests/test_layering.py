@@ -147,10 +147,10 @@ def test_import_contracts_catch_an_unplaced_module(tmp_path: Path) -> None:
 
 
 def _contract_layers() -> list[set[str]]:
-    import tomllib
+    from importlinter.api import read_configuration
 
-    config = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))
-    (contract,) = [c for c in config["tool"]["importlinter"]["contracts"] if c["id"] == "layers"]
+    config = read_configuration(str(REPO / "pyproject.toml"))
+    (contract,) = [c for c in config["contracts_options"] if c["id"] == "layers"]
     return [{m.strip() for m in layer.split("|")} for layer in contract["layers"]]
 
 

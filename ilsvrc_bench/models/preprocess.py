@@ -46,7 +46,8 @@ def decode_rgb(data: bytes, *, source: str = "<bytes>") -> Image.Image:
         with Image.open(io.BytesIO(data)) as img:
             img.load()
             # The same conversion torchvision's default image loader does.
-            return img.convert("RGB")
+            rgb: Image.Image = img.convert("RGB")
+            return rgb
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"cannot decode image {source}: {exc}") from exc
     except Image.DecompressionBombError as exc:

@@ -167,7 +167,9 @@ def per_class(predictions: pd.DataFrame, *, exclude_blacklist: bool = False) -> 
             "top5_acc": top5[present],
         }
     )
-    return table.sort_values(["top1_acc", "class_index"], kind="stable").reset_index(drop=True)
+    ordered: pd.DataFrame = table.sort_values(["top1_acc", "class_index"], kind="stable")
+    reindexed: pd.DataFrame = ordered.reset_index(drop=True)
+    return reindexed
 
 
 def worst_and_best(table: pd.DataFrame, n: int) -> tuple[pd.DataFrame, pd.DataFrame]:

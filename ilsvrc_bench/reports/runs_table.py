@@ -66,7 +66,8 @@ def select_runs(
         frame = frame[frame["data"].map(lambda v: _matches(v, data))]
     if protocol:
         frame = frame[frame["protocol"] == protocol]
-    return frame.reset_index(drop=True)
+    selected: pd.DataFrame = frame.reset_index(drop=True)
+    return selected
 
 
 def _err_ci(lo: float | None, hi: float | None) -> tuple[float | None, float | None]:
