@@ -257,9 +257,15 @@ def _ensure_same_data(baseline: Side, candidate: Side, notes: list[str]) -> None
         )
 
 
+# Preprocessing keys a run records only when they differ from the exact CPU path, with the value
+# a run without them had: a GPU-decoded run (``decoder: nvjpeg``) differs from one without.
+_IMPLIED = {"decoder": "pillow"}
+
+
 def _preprocessing_diff(a: Mapping[str, Any] | None, b: Mapping[str, Any] | None) -> str:
     if not a or not b:
         return ""
+    a, b = {**_IMPLIED, **a}, {**_IMPLIED, **b}
     keys = sorted(k for k in set(a) & set(b) if _norm(a[k]) != _norm(b[k]))
     return ", ".join(f"{k} {a[k]} vs {b[k]}" for k in keys)
 

@@ -81,3 +81,13 @@ def test_bad_bench_options_are_usage_errors(sample: list[str]) -> None:
     assert out.exit_code == 5 and "needs a CUDA device" in out.output
     out = invoke("bench", "-m", TINY, *sample, "--data", "nope")
     assert out.exit_code == 3 and "no prepared data" in out.output
+
+
+def test_eval_decode_gpu_without_cuda_fails_before_any_run_is_made(
+    sample: list[str], tmp_path: Path
+) -> None:
+    runs = tmp_path / "runs"
+    out = invoke("eval", "-m", TINY, *sample, "--decode", "gpu", "--device", "cpu",
+                 "--runs-dir", str(runs))  # fmt: skip
+    assert out.exit_code == 5 and "--decode gpu needs a CUDA device" in out.output
+    assert not runs.exists() or not any(runs.iterdir())

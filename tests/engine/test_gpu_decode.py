@@ -107,3 +107,11 @@ def test_nvjpeg_on_the_real_images_is_close_to_the_cpu_path(real_images: Path) -
     diff = (batch.images.cpu().int() - exact.int()).abs().float()
     assert batch.readable.all()
     assert diff.mean() < 3.0  # IDCT, upsampling and tensor resize differ slightly, not wildly
+
+
+def test_a_gpu_decoded_run_records_its_decoder() -> None:
+    from ilsvrc_bench.engine import EvalOptions
+    from ilsvrc_bench.engine.session import _decoder
+
+    assert _decoder(EvalOptions(decode="gpu")) == {"decoder": "nvjpeg"}
+    assert _decoder(EvalOptions()) == {}  # the exact path: records stay as they were

@@ -148,6 +148,9 @@ def test_mismatched_protocol_and_preprocessing_refused(labels: np.ndarray) -> No
         allow_preprocessing=True,
     )
     assert not v.regression and any("crop_size" in n for n in v.notes)
+    gpu = {**pre_a, "decoder": "nvjpeg"}  # only a GPU-decoded run records its decoder
+    with pytest.raises(ModelError, match="decoder pillow vs nvjpeg"):
+        compare(run_side("b", df, preprocessing=pre_a), run_side("c", df, preprocessing=gpu))
 
 
 def test_reference_baseline() -> None:
