@@ -2,7 +2,7 @@
 
 A run belongs to a *shift set* when its data's source is ImageNetV2, ImageNet-R, ImageNet-A or
 ImageNet-Sketch; every other run is on *val*. Runs are paired per model (reference, weights,
-protocol, precision); the newest run of a model on a dataset counts.
+protocol, precision, preprocessing); the newest run of a model on a dataset counts.
 
 Effective robustness (Taori et al., 2020): across the models present, shift-set top-1 is fitted
 as a linear function of val top-1 after a logit transform of both, ``logit(y) = a logit(x) + b``;
@@ -15,6 +15,7 @@ means something from three models on.
 from __future__ import annotations
 
 import io
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -165,6 +166,7 @@ def _measured(run_dir: Path) -> tuple[tuple[str, ...], str, Measured]:
         rec.protocol,
         rec.precision,
         str(rec.weights.sha256),
+        _recipe(rec.preprocessing),
     )
     subset = rec.data.class_subset
     measured = Measured(
@@ -202,12 +204,28 @@ def build(frame: pd.DataFrame) -> RobustnessView:
     return view
 
 
+def _recipe(prep: dict[str, Any]) -> str:
+    """The preprocessing as a short label: a model at another recipe is another point."""
+    text = f"{prep.get('resize_size')}/{prep.get('crop_size')} {prep.get('interpolation')}"
+    extra = {
+        k: v
+        for k, v in sorted(prep.items())
+        if k not in _RECIPE_SHOWN and v is not None and (k, v) != ("color_order", "RGB")
+    }
+    return text + (f" {json.dumps(extra, sort_keys=True)}" if extra else "")
+
+
+_RECIPE_SHOWN = ("resize_size", "crop_size", "interpolation", "antialias", "mean", "std")
+
+
 def _unique(labels: dict[tuple[str, ...], str]) -> dict[tuple[str, ...], str]:
-    """Model names, with the weights added where two keys share a name."""
+    """Model names, with weights, protocol and recipe added where two keys share a name."""
     counts: dict[str, int] = {}
     for name in labels.values():
         counts[name] = counts.get(name, 0) + 1
-    return {k: n if counts[n] == 1 else f"{n} ({k[1]}, {k[2]})" for k, n in labels.items()}
+    return {
+        k: n if counts[n] == 1 else f"{n} ({k[1]}, {k[2]}, {k[5]})" for k, n in labels.items()
+    }
 
 
 def plot_png(view: RobustnessView, *, size_px: tuple[int, int] = (1200, 520)) -> bytes:

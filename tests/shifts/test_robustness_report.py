@@ -141,3 +141,29 @@ def test_no_shift_runs_says_what_to_do(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == []
     assert "no run on val data" in result.stderr
+
+
+def test_the_same_model_at_another_recipe_is_another_point(tmp_path: Path) -> None:
+    from ilsvrc_bench.reports import robustness
+    from ilsvrc_bench.runs import load_runs
+
+    root, runs_dir = tmp_path / "root", tmp_path / "runs"
+    prepare([_folder(tmp_path / "val", VAL_COUNTS)], root=root, name="val-like", fmt="imagefolder")
+    prepare([_folder(tmp_path / "imagenet-r", SHIFT_COUNTS)], root=root)
+    for data in ("val-like", "imagenet-r"):
+        for resize in (40, 48):
+            evaluate(
+                [MODELS[0]],
+                data=data,
+                root=root,
+                runs_dir=runs_dir,
+                preprocessing={"resize_size": resize, "crop_size": 32},
+                options=EvalOptions(device="cpu", batch_size=8, resume=False),
+            )
+    view = robustness.build(load_runs(runs_dir))
+    rows = view.rows()
+    assert len(rows) == 2
+    assert {r["model"].split("(")[-1].split(",")[-1].strip() for r in rows} == {
+        "40/32 bilinear)",
+        "48/32 bilinear)",
+    }
