@@ -1,17 +1,22 @@
 """The only module that makes rich Consoles and turns records into text.
 
 Results go to stdout; progress, warnings and errors go to stderr. Machine-readable formats
-(``json``, ``csv``) put nothing else on stdout.
+(``json``, ``csv``) put nothing else on stdout. A report of several tables is a list of
+:class:`Section`; :func:`render_sections` and :func:`emit_sections` draw it in every format
+(terminal tables, Markdown, CSV, JSON, one self-contained HTML file). Messages, cells and titles
+are always text: brackets in a path or a model name are never read as rich markup.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
+import html
 import io
 import json
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +27,18 @@ from rich.text import Text
 from ilsvrc_bench import serialize
 
 FORMATS = ("table", "markdown", "csv", "json")
+
+
+@dataclass(frozen=True)
+class Section:
+    """One table of a report, rendered the same way in every format."""
+
+    title: str
+    rows: Sequence[Mapping[str, Any]]
+    columns: Sequence[str]
+    headers: Mapping[str, str] = field(default_factory=dict)
+    caption: str | None = None
+    whole: Sequence[str] = ()  # columns whose values never break in a terminal table (ids)
 
 
 @dataclass
@@ -267,3 +284,118 @@ def write_text(text: str, output: Path | None) -> None:
         out().file.flush()
         return
     serialize.atomic_write_text(output, text)
+
+
+def render_sections(sections: Sequence[Section], *, fmt: str) -> str:
+    """Several tables as text in ``fmt``: one after the other (``json``: a list of
+    ``{"title", "rows"}`` objects when there is more than one table)."""
+    if fmt == "json" and len(sections) != 1:
+        return to_json(
+            [
+                {"title": s.title, "rows": [{c: r.get(c) for c in s.columns} for r in s.rows]}
+                for s in sections
+            ]
+        )
+    return "\n".join(
+        render(
+            s.rows, fmt=fmt, columns=s.columns, headers=s.headers, title=s.title, caption=s.caption
+        )
+        for s in sections
+    )
+
+
+def emit_sections(
+    sections: Sequence[Section], *, fmt: str, output: Path | None = None, wide: bool = False
+) -> None:
+    """Several tables to ``output`` if given, else to stdout: rich tables fitted to the
+    terminal's width (``wide``: each at its natural width, however wide)."""
+    if output is None and fmt == "table":
+        for s in sections:
+            table = to_table(
+                s.rows,
+                s.columns,
+                headers=s.headers,
+                title=s.title,
+                caption=s.caption,
+                whole=s.whole,
+                width=None if wide else out().width,
+            )
+            print_table(table, wide=wide)
+        return
+    write_text(render_sections(sections, fmt=fmt), output)
+
+
+# ---- one self-contained HTML file ------------------------------------------------------------
+
+STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
+       max-width: 1200px; color: #1b1f24; padding: 0 1rem; }
+h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
+table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; }
+th, td { border: 1px solid #d0d7de; padding: 0.25rem 0.5rem; text-align: left; }
+th { background: #f6f8fa; } tr:nth-child(even) td { background: #fbfcfd; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+p.caption, p.note { color: #57606a; font-size: 0.85rem; }
+img { max-width: 100%; border: 1px solid #d0d7de; }
+"""
+
+
+def _html_cell(value: Any) -> tuple[str, bool]:
+    """Text of a cell, and whether it is a number (right-aligned)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "", False
+    if isinstance(value, bool):
+        return ("yes" if value else "no"), False
+    if isinstance(value, float):
+        return f"{value:.3f}".rstrip("0").rstrip("."), True
+    if isinstance(value, int):
+        return str(value), True
+    return str(value), False
+
+
+def _html_table(section: Section) -> str:
+    head = "".join(f"<th>{html.escape(section.headers.get(c, c))}</th>" for c in section.columns)
+    body = []
+    for row in section.rows:
+        cells = []
+        for c in section.columns:
+            text, numeric = _html_cell(row.get(c))
+            cls = ' class="num"' if numeric else ""
+            cells.append(f"<td{cls}>{html.escape(text)}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    caption = f'<p class="caption">{html.escape(section.caption)}</p>' if section.caption else ""
+    return (
+        f"<h2>{html.escape(section.title)}</h2>\n<table>\n<thead><tr>{head}</tr></thead>\n"
+        f"<tbody>\n" + "\n".join(body) + f"\n</tbody>\n</table>\n{caption}\n"
+    )
+
+
+def render_html(
+    sections: Sequence[Section],
+    *,
+    title: str,
+    notes: Sequence[str] = (),
+    image_png: bytes | None = None,
+    image_alt: str = "ILSVRC top-5 error by year, with the measured models",
+    generator: str = "ilsvrc-bench",
+) -> str:
+    """A complete HTML document: nothing outside the file is referenced."""
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en">',
+        "<head>",
+        '<meta charset="utf-8">',
+        f'<meta name="generator" content="{html.escape(generator)}">',
+        f"<title>{html.escape(title)}</title>",
+        f"<style>{STYLE}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    parts += [f'<p class="note">{html.escape(n)}</p>' for n in notes]
+    if image_png is not None:
+        data = base64.b64encode(image_png).decode("ascii")
+        parts.append(f'<img alt="{html.escape(image_alt)}" src="data:image/png;base64,{data}">')
+    parts += [_html_table(s) for s in sections]
+    parts += ["</body>", "</html>", ""]
+    return "\n".join(parts)

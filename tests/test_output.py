@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -50,3 +51,18 @@ def test_atomic_writer_errors_name_the_file(tmp_path: Path) -> None:
     output.write_text("a\n", target)
     assert target.read_text() == "a\n"
     assert [p.name for p in target.parent.iterdir()] == ["out.txt"]  # no temp file left
+
+
+def test_sections_render_in_every_format() -> None:
+    a = output.Section("A", [{"x": 1, "y": "p[q]"}], ("x", "y"), {"x": "X"}, "cap <a>")
+    b = output.Section("B", [{"z": 2.5}], ("z",))
+    md = output.render_sections([a, b], fmt="markdown")
+    assert md.index("### A") < md.index("| X | y |") < md.index("### B")
+    assert [s["title"] for s in json.loads(output.render_sections([a, b], fmt="json"))] == [
+        "A",
+        "B",
+    ]
+    assert json.loads(output.render_sections([a], fmt="json")) == [{"x": 1, "y": "p[q]"}]
+    page = output.render_html([a, b], title="T", image_png=b"png")
+    assert "<h2>A</h2>" in page and "cap &lt;a&gt;" in page and "base64,cG5n" in page
+    assert "p[q]" in output.render_sections([a, b], fmt="table")

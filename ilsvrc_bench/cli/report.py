@@ -252,7 +252,6 @@ def _emit(
         output.emit(rows, fmt=fmt, columns=columns, output=output_path)
         return
     if fmt == "html":
-        from ilsvrc_bench.reports.html import render_html
         from ilsvrc_bench.reports.plot import challenge_plot_png
 
         outside = built.include_outside_data
@@ -260,27 +259,10 @@ def _emit(
         if image is None:
             image = challenge_plot_png(built.plot_models(), include_outside_data=outside)
         note = history.HISTORY_NOTE_OUTSIDE if outside else history.HISTORY_NOTE
-        text = render_html(built.sections(), title=REPORT_TITLE, notes=[note], image_png=image)
+        text = output.render_html(
+            built.sections(), title=REPORT_TITLE, notes=[note], image_png=image
+        )
         output.write_text(text, output_path)
         return
     sections = built.sections(terminal=fmt == "table" and not wide)
-    if output_path is None and fmt == "table":
-        for s in sections:
-            table = output.to_table(
-                s.rows,
-                s.columns,
-                headers=s.headers,
-                title=s.title,
-                caption=s.caption,
-                whole=s.whole,
-                width=None if wide else output.out().width,
-            )
-            output.print_table(table, wide=wide)
-        return
-    text = "\n".join(
-        output.render(
-            s.rows, fmt=fmt, columns=s.columns, headers=s.headers, title=s.title, caption=s.caption
-        )
-        for s in sections
-    )
-    output.write_text(text, output_path)
+    output.emit_sections(sections, fmt=fmt, output=output_path, wide=wide)

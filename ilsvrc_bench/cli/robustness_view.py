@@ -17,7 +17,6 @@ def emit_robustness(
     frame: pd.DataFrame, *, fmt: str, output_path: Path | None, plot_path: Path | None
 ) -> None:
     from ilsvrc_bench.reports import robustness
-    from ilsvrc_bench.reports.html import Section
 
     view = robustness.build(frame)
     rows = view.rows()
@@ -43,25 +42,13 @@ def emit_robustness(
         else f"{shift}: no line (needs two models with different val top-1)"
         for shift, fit in view.fits.items()
     )
-    section = Section(TITLE, rows, robustness.COLUMNS, dict(robustness.HEADERS), caption or None)
+    section = output.Section(
+        TITLE, rows, robustness.COLUMNS, dict(robustness.HEADERS), caption or None
+    )
     if fmt == "html":
-        from ilsvrc_bench.reports.html import render_html
-
-        output.write_text(render_html([section], title=TITLE, image_png=png), output_path)
-        return
-    if output_path is None and fmt == "table":
-        output.out().print(
-            output.to_table(
-                rows, section.columns, headers=section.headers, title=TITLE, caption=caption
-            )
+        output.write_text(
+            output.render_html([section], title=TITLE, image_png=png, image_alt=TITLE),
+            output_path,
         )
         return
-    text = output.render(
-        rows,
-        fmt=fmt,
-        columns=section.columns,
-        headers=section.headers,
-        title=TITLE,
-        caption=caption,
-    )
-    output.write_text(text, output_path)
+    output.emit_sections([section], fmt=fmt, output=output_path)

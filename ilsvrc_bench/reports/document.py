@@ -14,8 +14,8 @@ from typing import Any
 import pandas as pd
 
 from ilsvrc_bench import history
+from ilsvrc_bench.output import Section
 from ilsvrc_bench.reports import challenge, runs_table
-from ilsvrc_bench.reports.html import Section
 from ilsvrc_bench.reports.plot import PlotModel
 from ilsvrc_bench.reports.rescore import MistakeView
 
