@@ -17,8 +17,9 @@ import torch
 
 from ilsvrc_bench.engine import device as devices
 from ilsvrc_bench.engine.loader import Batch
+from ilsvrc_bench.engine.options import EvalOptions
 from ilsvrc_bench.engine.store import TOPK, PredictionStore, Rows
-from ilsvrc_bench.errors import DataError, ModelError, RunError
+from ilsvrc_bench.errors import DataError, IlsvrcBenchError, ModelError, RunError
 from ilsvrc_bench.models.spec import Preprocessing
 
 N_CLASSES = 1000
@@ -36,16 +37,16 @@ class Scorer:
 
 
 @dataclass(frozen=True)
-class PassConfig:
+class PassContext:
+    """What a pass needs besides the settings: where it runs and the group's preprocessing.
+
+    ``check`` runs after every batch (under torchrun it raises when another rank failed).
+    """
+
+    options: EvalOptions
     device: torch.device
     prep: Preprocessing
-    protocol: str
-    precision: str = "fp32"
-    channels_last: bool = False
-    strict: bool = False
-    save_logits: bool = False
-    flush_batches: int = 8
-    flush_min_seconds: float = 0.0
+    check: Callable[[], None] = lambda: None
     flush_seconds: float = 30.0
     # Sorted-wnid class indices the dataset covers (ImageNet-R/-A): every other class's score is
     # set to -inf before softmax and ranking, so predictions and probabilities are over the subset.
@@ -65,7 +66,7 @@ class PassStats:
 def run_pass(
     batches: Iterable[Batch],
     scorers: Sequence[Scorer],
-    cfg: PassConfig,
+    cfg: PassContext,
     stats: PassStats,
     advance: Callable[[int], None] = lambda n: None,
 ) -> None:
@@ -85,7 +86,7 @@ def run_pass(
             stats.data_wait_s += time.perf_counter() - t0
             if batch is None:
                 break
-            if cfg.strict and not bool(batch.readable.all()):
+            if cfg.options.strict and not bool(batch.readable.all()):
                 first = next(
                     e for e, ok in zip(batch.errors, batch.readable.tolist(), strict=True) if not ok
                 )
@@ -93,12 +94,14 @@ def run_pass(
             _score_batch(batch, scorers, cfg)
             stats.n_images += len(batch)
             advance(len(batch))
+            cfg.check()
             since_flush += 1
             now = time.perf_counter()
             elapsed = now - last_flush
             # Every flush_batches batches, but not more often than flush_min_seconds (an fsync
             # is not free), and at least every flush_seconds.
-            due = since_flush >= cfg.flush_batches and elapsed >= cfg.flush_min_seconds
+            opts = cfg.options
+            due = since_flush >= opts.flush_batches and elapsed >= opts.flush_min_seconds
             if due or elapsed >= cfg.flush_seconds:
                 for s in scorers:
                     s.store.flush()
@@ -115,7 +118,7 @@ def run_pass(
         s.store.flush()
 
 
-def _score_batch(batch: Batch, scorers: Sequence[Scorer], cfg: PassConfig) -> None:
+def _score_batch(batch: Batch, scorers: Sequence[Scorer], cfg: PassContext) -> None:
     from ilsvrc_bench.models.preprocess import normalize
 
     index = batch.index.numpy()
@@ -126,7 +129,7 @@ def _score_batch(batch: Batch, scorers: Sequence[Scorer], cfg: PassConfig) -> No
     images = batch.images.to(cfg.device, non_blocking=cfg.device.type == "cuda")
     b, v = images.shape[:2]
     x = normalize(images.reshape(b * v, *images.shape[2:]), cfg.prep)
-    if cfg.channels_last:
+    if cfg.options.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)
     prep_s = time.perf_counter() - t0
     readable = batch.readable.numpy()
@@ -148,13 +151,12 @@ def _predict(
     x: torch.Tensor,
     b: int,
     v: int,
-    cfg: PassConfig,
+    cfg: PassContext,
     index: np.ndarray,
     readable: np.ndarray,
     errors: list[str],
 ) -> Rows:
-    with devices.inference(), devices.autocast(cfg.device, cfg.precision):
-        out = scorer.model(x)
+    out = _forward(scorer, x, cfg)
     if out.ndim != 2 or out.shape[0] != b * v or out.shape[1] != N_CLASSES:
         raise ModelError(
             f"{scorer.label}: the model returned outputs of shape {tuple(out.shape)} for "
@@ -163,6 +165,8 @@ def _predict(
         )
     with torch.inference_mode():
         out = out.float()
+        # An image with any NaN or inf among its scores (any view) is a miss, never ranked.
+        finite = torch.isfinite(out).all(dim=1).view(b, v).all(dim=1).cpu().numpy()
         if cfg.class_subset is not None:
             out = restrict(out, cfg.class_subset)
         if v > 1:
@@ -176,13 +180,37 @@ def _predict(
         top = topk(scores, TOPK)
         pred = top.cpu().numpy().astype(np.int64)
         prob = probs.gather(1, top).cpu().numpy().astype(np.float32)
-        logits = kept.cpu().numpy().astype(np.float16) if cfg.save_logits else None
-    bad = ~readable
+        logits = kept.cpu().numpy().astype(np.float16) if cfg.options.save_logits else None
+    bad = ~readable | ~finite
     pred[bad] = -1
     prob[bad] = 0.0
     if logits is not None:
-        logits[bad] = np.nan
-    return Rows(index.copy(), readable.copy(), pred, prob, list(errors), logits)
+        logits[~readable] = np.nan
+    return Rows(index.copy(), readable.copy(), pred, prob, list(errors), logits, finite)
+
+
+def _forward(scorer: Scorer, x: torch.Tensor, cfg: PassContext) -> torch.Tensor:
+    """The model on one batch; any failure but out-of-memory (which the retry handles) is a
+    :class:`ModelError` naming the model, the batch shape and the exception's first line."""
+    try:
+        with devices.inference(), devices.autocast(cfg.device, cfg.options.precision):
+            out = scorer.model(x)
+    except IlsvrcBenchError:
+        raise
+    except (Exception, SystemExit) as exc:
+        if devices.is_out_of_memory(exc):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        raise ModelError(
+            f"{scorer.label}: the model failed on a batch of shape {list(x.shape)}: "
+            f"{type(exc).__name__}: {first}".rstrip(": ")
+        ) from exc
+    if not isinstance(out, torch.Tensor):
+        raise ModelError(
+            f"{scorer.label}: the model returned {type(out).__name__} for a batch of shape "
+            f"{list(x.shape)}; expected a tensor of scores"
+        )
+    return out
 
 
 def restrict(scores: torch.Tensor, class_subset: Sequence[int]) -> torch.Tensor:
@@ -212,4 +240,5 @@ def _take(rows: Rows, which: np.ndarray) -> Rows:
         rows.prob[which],
         [e for e, w in zip(rows.errors, which.tolist(), strict=True) if w],
         rows.logits[which] if rows.logits is not None else None,
+        rows.finite[which] if rows.finite is not None else None,
     )

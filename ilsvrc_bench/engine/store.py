@@ -1,10 +1,13 @@
 """The prediction store: durable chunk files while a run is going, what ``--resume`` reads.
 
 Each flush writes ``chunks/chunk-NNNNNN.parquet`` (columns ``index``, ``readable``, ``error``,
-``pred``, ``prob``) and, with ``--save-logits``, ``chunk-NNNNNN.logits.npy`` first; both are
+``pred``, ``prob``, ``finite``) and, with ``--save-logits``, ``chunk-NNNNNN.logits.npy`` first;
+under torchrun each rank writes ``chunk-rRRRRR-NNNNNN.*`` into the same folder. Both are
 written to a temporary file, fsynced and renamed, so a chunk that exists is complete and a
 crash or a full disk loses at most the rows not yet flushed. ``finish`` consolidates the chunks
 into ``predictions.parquet`` (and ``logits.npy``) in manifest order and removes them.
+A store reads every chunk in the folder, whichever rank (or earlier process) wrote it, so a run
+resumes from all of them with any number of ranks.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ import numpy as np
 from ilsvrc_bench import runs
 from ilsvrc_bench.errors import RunError
 
-_CHUNK_RE = re.compile(r"^chunk-(\d{6})\.parquet$")
+_CHUNK_RE = re.compile(r"^(chunk-(?:r\d{6}-)?)(\d{6})\.parquet$")
 TOPK = 5
 
 
@@ -35,9 +38,15 @@ class Rows:
     prob: np.ndarray  # float32 [n, 5]
     errors: list[str]
     logits: np.ndarray | None  # float16 [n, 1000] or None
+    # bool [n]: False where the model's output held NaN or inf (scored as a miss); None: all True
+    finite: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.index)
+
+    @property
+    def finite_mask(self) -> np.ndarray:
+        return self.finite if self.finite is not None else np.ones(len(self.index), bool)
 
     @staticmethod
     def concat(parts: Sequence[Rows], *, with_logits: bool) -> Rows:
@@ -60,14 +69,17 @@ class Rows:
             np.concatenate([p.prob for p in parts]),
             [e for p in parts for e in p.errors],
             logits,
+            np.concatenate([p.finite_mask for p in parts]),
         )
 
 
 class PredictionStore:
     """Chunked, durable per-image predictions of one run directory."""
 
-    def __init__(self, run_dir: Path, *, save_logits: bool) -> None:
+    def __init__(self, run_dir: Path, *, save_logits: bool, rank: int | None = None) -> None:
+        """``rank``: this process's rank under torchrun (its chunks get their own names)."""
         self.run_dir = Path(run_dir)
+        self.prefix = "chunk-" if rank is None else f"chunk-r{rank:06d}-"
         self.chunks_dir = self.run_dir / runs.CHUNKS
         self.save_logits = save_logits
         self.notes: list[str] = []
@@ -95,7 +107,8 @@ class PredictionStore:
             match = _CHUNK_RE.match(path.name)
             if not match:
                 continue
-            self._next = max(self._next, int(match.group(1)) + 1)
+            if match.group(1) == self.prefix:
+                self._next = max(self._next, int(match.group(2)) + 1)
             try:
                 table = pq.read_table(path)
                 rows = Rows(
@@ -105,6 +118,10 @@ class PredictionStore:
                     np.stack(table.column("prob").to_pylist()).astype(np.float32).reshape(-1, TOPK),
                     [e or "" for e in table.column("error").to_pylist()],
                     None,
+                    # Chunks written before the column existed: every output was finite.
+                    table.column("finite").to_numpy(zero_copy_only=False).astype(bool)
+                    if "finite" in table.column_names
+                    else None,
                 )
                 if self.save_logits:
                     rows.logits = np.load(path.with_suffix(".logits.npy"), allow_pickle=False)
@@ -119,6 +136,22 @@ class PredictionStore:
             self.done.update(rows.index.tolist())
             self._parts.append(rows)
             self._n_loaded += len(rows)
+
+    def forget_unreadable(self) -> int:
+        """Drop stored rows of unreadable images so that they are read again; how many.
+
+        ``--strict`` on resume: an earlier run that counted them as misses must not let them
+        through.
+        """
+        forgotten = 0
+        for i, part in enumerate(self._parts):
+            bad = ~part.readable
+            if bad.any():
+                self.done.difference_update(part.index[bad].tolist())
+                forgotten += int(bad.sum())
+                self._parts[i] = _select(part, ~bad)
+        self._n_loaded -= forgotten
+        return forgotten
 
     def append(self, rows: Rows) -> None:
         """Buffer rows (images not already stored); ``flush`` makes them durable."""
@@ -135,7 +168,7 @@ class PredictionStore:
             return
         rows = Rows.concat(self._buffer, with_logits=self.save_logits)
         self.chunks_dir.mkdir(parents=True, exist_ok=True)
-        base = self.chunks_dir / f"chunk-{self._next:06d}"
+        base = self.chunks_dir / f"{self.prefix}{self._next:06d}"
         # Logits first: a chunk's parquet file existing means the whole chunk is on disk.
         # On failure (RunError) the rows stay buffered and nothing of the chunk counts.
         if self.save_logits and rows.logits is not None:
@@ -200,6 +233,7 @@ def _select(rows: Rows, which: np.ndarray) -> Rows:
         rows.prob[which],
         list(np.asarray(rows.errors, dtype=object)[which]) if rows.errors else [],
         rows.logits[which] if rows.logits is not None else None,
+        rows.finite[which] if rows.finite is not None else None,
     )
 
 
@@ -212,6 +246,7 @@ def _chunk_table(rows: Rows) -> Any:
             "index": pa.array(rows.index, type=pa.int64()),
             "readable": pa.array(rows.readable, type=pa.bool_()),
             "error": pa.array([e or None for e in rows.errors], type=pa.string()),
+            "finite": pa.array(rows.finite_mask, type=pa.bool_()),
             "pred": pa.FixedSizeListArray.from_arrays(
                 pa.array(rows.pred.reshape(-1), type=pa.int64()), TOPK
             )

@@ -48,8 +48,9 @@ PREDICTION_COLUMNS = (
     "blacklisted",  # bool: on the devkit's blacklist (excluded in metrics["blacklist_excluded"])
     "readable",  # bool: False when the image could not be read or decoded (counts as a miss)
     # list of 5 int64: top-5 class indices, best first (metrics.topk tie rule); -1s if unreadable
+    # or if the model's outputs for the image held NaN or inf (listed in run.json "nonfinite")
     "pred",
-    "prob",  # list of 5 float32: softmax probabilities of those classes; 0.0s if unreadable
+    "prob",  # list of 5 float32: softmax probabilities of those classes; 0.0s where pred is -1
 )
 
 # ---- ids, keys, times ----------------------------------------------------------------------------

@@ -204,6 +204,7 @@ class Metrics(Counts):
 
     n_unreadable: int = 0
     blacklist_excluded: BlacklistExcluded | None = None  # None: no image is blacklisted
+    n_nonfinite: int = 0  # images whose model outputs held NaN or inf (misses, see nonfinite)
 
 
 @dataclass(frozen=True)
@@ -222,6 +223,35 @@ class UnreadableImage(Record):
     index: int  # manifest row
     path: str | None
     error: str
+
+
+@dataclass(frozen=True)
+class NonfiniteImage(Record):
+    """An image whose model outputs held NaN or inf: a miss (pred -1s, prob 0s), never ranked."""
+
+    index: int  # manifest row
+    path: str | None
+
+
+@dataclass(frozen=True)
+class RankTiming(Record):
+    """One rank of a run under torchrun."""
+
+    rank: int
+    host: str
+    device: DeviceInfo
+    images: int  # images this rank scored (reused ones excluded)
+    wall_s: float
+    images_per_second: float | None = None
+
+
+@dataclass(frozen=True)
+class Distributed(Record):
+    """How a run under torchrun was split: the images over ``world_size`` ranks."""
+
+    world_size: int
+    backend: str  # "gloo" (CPU) or "nccl" (GPU)
+    ranks: tuple[RankTiming, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -253,7 +283,10 @@ class RunRecord(Record):
     finished_at: str | None = None
     metrics: Metrics | None = None  # None while running
     unreadable: tuple[UnreadableImage, ...] = ()
-    timings: Timings | None = None  # None while running
+    # None while running; under torchrun the sums over every rank (wall_s: the slowest rank)
+    timings: Timings | None = None
+    nonfinite: tuple[NonfiniteImage, ...] = ()  # images with NaN/inf outputs (misses)
+    distributed: Distributed | None = None  # None for a single process
     reused_images: int = 0  # predictions taken over from an interrupted run (--resume)
     notes: tuple[str, ...] = ()  # out-of-memory halving, fallbacks, warnings: free text
 
@@ -324,7 +357,10 @@ class RunRecord(Record):
             row.update(
                 mean_per_class_acc=m.mean_per_class_acc,
                 n_unreadable=m.n_unreadable,
+                n_nonfinite=m.n_nonfinite,
             )
+        if self.distributed is not None:
+            row.update(world_size=self.distributed.world_size)
         return row
 
 
@@ -401,6 +437,8 @@ ROW_COLUMNS = (
     "mean_per_class_acc",
     "n_unreadable",
     "unreadable",  # paths of the unreadable images (misses)
+    "n_nonfinite",  # images whose model outputs held NaN or inf (misses)
+    "world_size",  # ranks under torchrun; None for a single process
     "images_per_second",
     "reused_images",
     "run_key",

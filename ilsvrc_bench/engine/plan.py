@@ -1,0 +1,139 @@
+"""The plan of one ``eval``: what is evaluated, on which images, where, and in which passes.
+
+Everything that can be checked before a model is loaded is checked here, once: the manifest
+agrees with itself, the data is still there, each model's preprocessing suits the protocol, the
+precision suits the device. Models with equal preprocessing share one group: one decoding pass
+feeds them all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ilsvrc_bench.engine import device as devices
+from ilsvrc_bench.engine import pipeline, protocols
+from ilsvrc_bench.engine.distributed import World
+from ilsvrc_bench.engine.loader import DatasetLike
+from ilsvrc_bench.engine.options import EvalOptions
+from ilsvrc_bench.engine.subset import stratified_subset
+from ilsvrc_bench.errors import DataError
+from ilsvrc_bench.models.spec import ModelSpec, Preprocessing
+
+
+@dataclass(frozen=True)
+class PlannedModel:
+    """One model reference as given (``position`` in the user's order) and its resolved spec."""
+
+    position: int
+    ref: str
+    spec: ModelSpec
+
+
+@dataclass(frozen=True)
+class Group:
+    """Models that share a preprocessing, hence one decoding pass."""
+
+    prep: Preprocessing
+    models: tuple[PlannedModel, ...]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The one settings object, the device chosen once, the images and the passes."""
+
+    options: EvalOptions
+    device: torch.device
+    world: World
+    dataset: DatasetLike
+    runs_dir: Path
+    subset: tuple[Any, ...]  # manifest records evaluated, in manifest order
+    data_info: Mapping[str, Any]  # the run record's ``data``
+    groups: tuple[Group, ...]
+    # The classes a subset-of-classes dataset (ImageNet-R/-A) covers; None for all 1000.
+    class_subset: tuple[int, ...] | None = None
+
+
+def make_plan(
+    specs: Sequence[tuple[str, ModelSpec]],
+    dataset: DatasetLike,
+    *,
+    options: EvalOptions,
+    device: torch.device,
+    runs_dir: Path,
+    world: World | None = None,
+) -> Plan:
+    """Check what can be checked without a model and group the models by preprocessing."""
+    devices.check_precision(options.precision, device)
+    pipeline.check_decode(options.decode, device)
+    records = list(dataset.records)
+    _check_manifest(dataset, records)
+    _check_storage(dataset)
+    subset, subset_sha = stratified_subset(records, options.limit)
+    class_subset = _class_subset(dataset)
+    by_prep: dict[tuple[Any, ...], list[PlannedModel]] = {}
+    preps: dict[tuple[Any, ...], Preprocessing] = {}
+    for position, (ref, spec) in enumerate(specs):
+        protocols.check(options.protocol, spec.preprocessing)
+        key = spec.preprocessing.key
+        preps.setdefault(key, spec.preprocessing)
+        by_prep.setdefault(key, []).append(PlannedModel(position, ref, spec))
+    data_info = {
+        "name": dataset.name,
+        "path": str(dataset.path),
+        "source": dataset.source,
+        "split": dataset.split,
+        "manifest_sha256": dataset.manifest_sha256,
+        "n_images": len(records),
+        "limit": options.limit,
+        "subset_sha256": subset_sha,
+        "class_subset": tuple(class_subset) if class_subset else None,
+        # prepared datasets say whether they hold all of ILSVRC2012 val; in-memory ones do not
+        "is_subset": getattr(dataset, "info", {}).get("is_subset"),
+    }
+    return Plan(
+        options=options,
+        device=device,
+        world=world or World(),
+        dataset=dataset,
+        runs_dir=runs_dir,
+        subset=tuple(subset),
+        data_info=data_info,
+        groups=tuple(Group(preps[k], tuple(models)) for k, models in by_prep.items()),
+        class_subset=class_subset,
+    )
+
+
+def _class_subset(dataset: DatasetLike) -> tuple[int, ...] | None:
+    from ilsvrc_bench.data.shifts import dataset_class_subset
+
+    info = getattr(dataset, "info", None)
+    subset = dataset_class_subset(info if isinstance(info, Mapping) else None)
+    return tuple(subset) if subset else None
+
+
+def _check_storage(dataset: DatasetLike) -> None:
+    """A dataset read in place from a tar that is gone fails at once, not image by image."""
+    storage = getattr(dataset, "storage", None)
+    location = getattr(storage, "location", None)
+    if location is not None and not Path(location).exists():
+        raise DataError(
+            f"{location}: the data of dataset {dataset.name} is gone (moved or deleted since it "
+            "was prepared); prepare it again"
+        )
+
+
+def _check_manifest(dataset: DatasetLike, records: Sequence[Any]) -> None:
+    info = getattr(dataset, "info", None) or {}
+    declared = info.get("n_images") if isinstance(info, Mapping) else None
+    if declared is not None and int(declared) != len(records):
+        raise DataError(
+            f"{dataset.path}: dataset.json declares {declared} images but the manifest has "
+            f"{len(records)}; prepare the data again"
+        )
+    if len({r.index for r in records}) != len(records):
+        raise DataError(f"{dataset.path}: the manifest repeats image indices")
