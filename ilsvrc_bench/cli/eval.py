@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
-import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -110,7 +111,46 @@ class _RichProgress:
         self._bar.stop()
 
 
-@click.command("eval")
+class _EvalCommand(click.Command):
+    """Keeps the arguments as typed, for the run record's ``command`` and for ``--nproc``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta[_ARGV] = list(args)
+        return super().parse_args(ctx, args)
+
+
+_ARGV = "ilsvrc_bench.eval.argv"
+
+
+def _typed_command(ctx: click.Context) -> list[str]:
+    """What the user typed: from ``--nproc``'s launcher if this is one of its ranks."""
+    from ilsvrc_bench.engine.launch import COMMAND_ENV
+
+    inherited = os.environ.get(COMMAND_ENV)
+    if inherited:
+        try:
+            value = json.loads(inherited)
+        except ValueError:
+            value = None
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return value
+    return ["ilsvrc-bench", ctx.info_name or "eval", *ctx.meta.get(_ARGV, [])]
+
+
+def _without_nproc(args: Sequence[str]) -> list[str]:
+    out: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+        elif arg == "--nproc":
+            skip = True
+        elif not arg.startswith("--nproc="):
+            out.append(arg)
+    return out
+
+
+@click.command("eval", cls=_EvalCommand)
 @click.option(
     "-m",
     "--model",
@@ -208,6 +248,13 @@ class _RichProgress:
     hidden=True,
     help="Write predictions durably after every N batches, however fast (for tests).",
 )
+@click.option(
+    "--nproc",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Split the images over N local processes (torchrun's protocol; one per GPU, or "
+    "CPU processes). For several nodes run torchrun yourself (docs/distributed.md).",
+)
 @format_option()
 @output_option
 def eval_command(  # noqa: PLR0917 - one parameter per click option
@@ -231,6 +278,7 @@ def eval_command(  # noqa: PLR0917 - one parameter per click option
     cache: bool | None,
     decode: str,
     flush_batches: int | None,
+    nproc: int | None,
     fmt: str,
     output_path: Path | None,
 ) -> None:
@@ -245,8 +293,14 @@ def eval_command(  # noqa: PLR0917 - one parameter per click option
       ilsvrc-bench eval -m model.onnx --limit 1000 --protocol 10crop
     """
     from ilsvrc_bench import runs
-    from ilsvrc_bench.engine import EvalOptions, evaluate
+    from ilsvrc_bench.engine import EvalOptions, NullProgress, evaluate
+    from ilsvrc_bench.engine.distributed import env_rank
 
+    ctx = click.get_current_context()
+    command = _typed_command(ctx)
+    if nproc is not None:
+        _launch(ctx, nproc, command)
+        return
     options = EvalOptions(
         device=device,
         precision=precision,  # type: ignore[arg-type]
@@ -264,7 +318,7 @@ def eval_command(  # noqa: PLR0917 - one parameter per click option
         # --flush-batches (hidden, for tests) flushes after exactly that many batches.
         flush_batches=flush_batches or EvalOptions.flush_batches,
         flush_min_seconds=0.0 if flush_batches else EvalOptions.flush_min_seconds,
-        command=tuple(["ilsvrc-bench", *sys.argv[1:]]),
+        command=tuple(command),
     )
     results = evaluate(
         list(models),
@@ -274,8 +328,10 @@ def eval_command(  # noqa: PLR0917 - one parameter per click option
         weights=weights,
         preprocessing=preprocessing,
         options=options,
-        progress=_RichProgress(),
+        progress=_RichProgress() if env_rank() == 0 else NullProgress(),
     )
+    if env_rank() != 0:
+        return  # under torchrun, rank 0 reports for everyone
     rows = []
     for result in results:
         for note in result.notes:
@@ -288,6 +344,13 @@ def eval_command(  # noqa: PLR0917 - one parameter per click option
         if len(unreadable) > MAX_LISTED:
             output.warn(
                 f"... and {len(unreadable) - MAX_LISTED} more unreadable images, all listed in "
+                f"{result.run_dir / 'run.json'}"
+            )
+        nonfinite = result.record.nonfinite
+        if nonfinite:
+            output.warn(
+                f"{result.record.run_id}: {len(nonfinite)} image(s) got NaN or inf model outputs "
+                f"and count as misses (first: {nonfinite[0].path}); all listed in "
                 f"{result.run_dir / 'run.json'}"
             )
         rows.append(result.summary())
@@ -308,3 +371,17 @@ def eval_command(  # noqa: PLR0917 - one parameter per click option
         headers=HEADERS if fmt in ("table", "markdown") else None,
         caption=caption,
     )
+
+
+def _launch(ctx: click.Context, nproc: int, command: list[str]) -> None:
+    from ilsvrc_bench.engine.launch import launch
+
+    prefix = (["-q"] if output.is_quiet() else []) + ["-v"] * output.verbosity()
+    args = [*prefix, "eval", *_without_nproc(ctx.meta.get(_ARGV, []))]
+    outcome = launch(args, nproc=nproc, command=command)
+    if outcome.message:
+        from ilsvrc_bench.errors import RunError
+
+        raise RunError(outcome.message)
+    if outcome.exit_code:
+        ctx.exit(outcome.exit_code)

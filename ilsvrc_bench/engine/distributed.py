@@ -121,7 +121,7 @@ class World:
             raise RunError(self.lost_message(exc)) from exc
 
     def lost_message(self, exc: BaseException) -> str:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        first = _first_line(exc)
         return (
             f"rank {self.rank} of {self.size} on {self.host}: another rank stopped (killed, out "
             f"of memory or its node lost): {first}; every prediction written so far is kept: "
@@ -192,6 +192,14 @@ class World:
             self.backend = None
 
 
+def _first_line(exc: BaseException) -> str:
+    """The exception's first line without gloo's ``[source/file.cc:123]`` prefix."""
+    import re
+
+    first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    return re.sub(r"^\[[^\]]*\]\s*", "", first)[:200]
+
+
 def device_for_rank(name: str, local_rank: int) -> torch.device:
     """Under torchrun, ``auto`` and ``cuda`` mean the GPU of this rank's ``LOCAL_RANK``."""
     from ilsvrc_bench.engine import device as devices
@@ -244,7 +252,7 @@ def join(device_name: str) -> tuple[World, torch.device]:
     except IlsvrcBenchError:
         raise
     except (RuntimeError, ValueError, OSError) as exc:
-        first = (str(exc).splitlines() or [type(exc).__name__])[0][:200]
+        first = _first_line(exc)
         raise RunError(
             f"rank {rank} of {size} on {socket.gethostname()}: cannot form the process group "
             f"({backend}, MASTER_ADDR={os.environ.get('MASTER_ADDR')}, "
