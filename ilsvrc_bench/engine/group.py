@@ -61,9 +61,8 @@ def run_group(
         stats = core.PassStats()
         notes: list[str] = []
         if plan.class_subset is not None:
-            notes.append(
-                f"scores restricted to the dataset's {len(plan.class_subset)} classes before ranking"
-            )
+            n = len(plan.class_subset)
+            notes.append(f"scores restricted to the dataset's {n} classes before ranking")
 
         def on_retry(message: str) -> None:
             notes.append(message)

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -93,6 +94,7 @@ def test_nproc_equals_single_process_with_one_record(
         len(range(r, 7, nproc)) * 3 - (1 if (6 - r) % nproc == 0 else 0) for r in range(nproc)
     ]
     assert [r["images"] for r in dist["ranks"]] == per_rank
+    assert record.timings is not None
     assert sum(per_rank) == 20 == record.timings["images_this_process"]
     assert all(r["host"] and r["device"]["type"] == "cpu" for r in dist["ranks"])
     assert record.command[:2] == ["ilsvrc-bench", "eval"] and "--nproc" in record.command
@@ -102,7 +104,7 @@ def test_nproc_equals_single_process_with_one_record(
     assert same.returncode == 0, same.stdout + same.stderr
 
 
-def wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
+def wait_for(predicate: Callable[[], object], timeout: float, what: str) -> None:
     deadline = time.monotonic() + timeout
     while not predicate():
         assert time.monotonic() < deadline, f"timed out waiting for {what}"
