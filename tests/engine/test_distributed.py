@@ -87,17 +87,18 @@ def test_nproc_equals_single_process_with_one_record(
     record = runs.read_record(run_dir)
     assert record.metrics == runs.read_record(reference).metrics
     dist = record.distributed
-    assert dist is not None and dist["world_size"] == nproc and dist["backend"] == "gloo"
-    assert [r["rank"] for r in dist["ranks"]] == list(range(nproc))
+    assert dist is not None and dist.world_size == nproc and dist.backend == "gloo"
+    assert [r.rank for r in dist.ranks] == list(range(nproc))
     # 20 images on a grid of 3: 7 batches dealt round robin; every image exactly once.
     per_rank = [
         len(range(r, 7, nproc)) * 3 - (1 if (6 - r) % nproc == 0 else 0) for r in range(nproc)
     ]
-    assert [r["images"] for r in dist["ranks"]] == per_rank
+    assert [r.images for r in dist.ranks] == per_rank
     assert record.timings is not None
-    assert sum(per_rank) == 20 == record.timings["images_this_process"]
-    assert all(r["host"] and r["device"]["type"] == "cpu" for r in dist["ranks"])
-    assert record.command[:2] == ["ilsvrc-bench", "eval"] and "--nproc" in record.command
+    assert sum(per_rank) == 20 == record.timings.images_this_process
+    assert all(r.host and r.device.type == "cpu" for r in dist.ranks)
+    assert record.command[:2] == ("ilsvrc-bench", "eval") and "--nproc" in record.command
+    assert row["world_size"] == nproc
 
     # check and report read a distributed run like any other.
     same = cli(["check", "--baseline", str(reference), "--candidate", str(run_dir)], base_env())
