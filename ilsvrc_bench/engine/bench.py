@@ -33,6 +33,7 @@ from ilsvrc_bench.engine import core, pipeline, protocols
 from ilsvrc_bench.engine import device as devices
 from ilsvrc_bench.engine.loader import Batch, DatasetLike
 from ilsvrc_bench.engine.machine import machine_info
+from ilsvrc_bench.engine.options import EvalOptions
 from ilsvrc_bench.engine.store import PredictionStore
 from ilsvrc_bench.engine.subset import stratified_subset
 from ilsvrc_bench.errors import UsageError
@@ -129,13 +130,16 @@ def run_bench(
     loaded = load(spec, device=device)
     channels_last = _channels_last(options, device, loaded)
     model, notes = _prepare(loaded, options, channels_last)
-    cfg = core.PassConfig(
+    cfg = core.PassContext(
+        options=EvalOptions(
+            precision=options.precision,  # type: ignore[arg-type]
+            protocol=options.protocol,  # type: ignore[arg-type]
+            batch_size=options.batch_size,
+            channels_last=channels_last,
+            flush_min_seconds=1e9,  # nothing to keep: no flush inside the timed loop
+        ),
         device=device,
         prep=prep,
-        protocol=options.protocol,
-        precision=options.precision,
-        channels_last=channels_last,
-        flush_min_seconds=1e9,  # nothing to keep: no flush inside the timed loop
     )
     sync = _sync(device)
 
@@ -213,13 +217,13 @@ def _time_loader(
 
 
 def _time_model(
-    model: Any, cfg: core.PassConfig, n_images: int, batch_size: int, sync: Callable[[], None]
+    model: Any, cfg: core.PassContext, n_images: int, batch_size: int, sync: Callable[[], None]
 ) -> Timing:
     """Random uint8 batches already on the device, scored until enough time has passed."""
     from ilsvrc_bench.models.preprocess import normalize
 
     b = min(batch_size, n_images)
-    v = protocols.n_views(cfg.protocol)
+    v = protocols.n_views(cfg.options.protocol)
     size = cfg.prep.crop_size
     gen = torch.Generator().manual_seed(0)
     images = torch.randint(0, 256, (b * v, 3, size, size), dtype=torch.uint8, generator=gen)
@@ -227,9 +231,9 @@ def _time_model(
     clock = _Clock(sync)
     while True:
         x = normalize(images, cfg.prep)
-        if cfg.channels_last:
+        if cfg.options.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        with devices.inference(), devices.autocast(cfg.device, cfg.precision):
+        with devices.inference(), devices.autocast(cfg.device, cfg.options.precision):
             out = model(x)
         with torch.inference_mode():
             core.topk(out.float(), 5).cpu()
@@ -242,7 +246,7 @@ def _time_model(
 
 
 def _time_pass(
-    batches: Iterable[Batch], model: Any, cfg: core.PassConfig, sync: Callable[[], None]
+    batches: Iterable[Batch], model: Any, cfg: core.PassContext, sync: Callable[[], None]
 ) -> Timing:
     """The evaluation loop itself, predictions stored in a throw-away run directory."""
     with tempfile.TemporaryDirectory(prefix="ilsvrc-bench-") as tmp:
