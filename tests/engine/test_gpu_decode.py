@@ -111,7 +111,7 @@ def test_nvjpeg_on_the_real_images_is_close_to_the_cpu_path(real_images: Path) -
 
 def test_a_gpu_decoded_run_records_its_decoder() -> None:
     from ilsvrc_bench.engine import EvalOptions
-    from ilsvrc_bench.engine.session import _decoder
+    from ilsvrc_bench.engine.runrecord import decoder
 
-    assert _decoder(EvalOptions(decode="gpu")) == {"decoder": "nvjpeg"}
-    assert _decoder(EvalOptions()) == {}  # the exact path: records stay as they were
+    assert decoder(EvalOptions(decode="gpu")) == {"decoder": "nvjpeg"}
+    assert decoder(EvalOptions()) == {}  # the exact path: records stay as they were
