@@ -158,6 +158,15 @@ def tensor_views(image: torch.Tensor, prep: Preprocessing, protocol: str) -> tor
     if protocol == "full":
         square: torch.Tensor = F.resize(image, crop, interpolation=mode, antialias=prep.antialias)
         return square.unsqueeze(0)
+    if protocol == "center" and prep.central_fraction is not None:
+        # TensorFlow's recipe, as preprocess.central_crop does it: the central fraction of each
+        # side (start offsets truncated), then that part resized to the crop size.
+        height, width = image.shape[-2:]
+        top = int((height - height * prep.central_fraction) / 2)
+        left = int((width - width * prep.central_fraction) / 2)
+        part = image[..., top : height - top, left : width - left]
+        squashed: torch.Tensor = F.resize(part, crop, interpolation=mode, antialias=prep.antialias)
+        return squashed.unsqueeze(0)
     resized = F.resize(image, [prep.resize_size], interpolation=mode, antialias=prep.antialias)
     if protocol == "center":
         centre: torch.Tensor = F.center_crop(resized, crop)

@@ -115,3 +115,21 @@ def test_a_gpu_decoded_run_records_its_decoder() -> None:
 
     assert decoder(EvalOptions(decode="gpu")) == {"decoder": "nvjpeg"}
     assert decoder(EvalOptions()) == {}  # the exact path: records stay as they were
+
+
+def test_tensor_views_follow_a_central_fraction() -> None:
+    """The GPU path cuts the same central part as the PIL path, then resizes it to the crop."""
+    import numpy as np
+    import torchvision.transforms.functional as F
+
+    from ilsvrc_bench.models.preprocess import central_crop
+
+    image = torch.randint(0, 256, (3, 57, 101), dtype=torch.uint8)
+    # The central 87.5%: rows int(3.5625) = 3 .. 54, columns int(6.3125) = 6 .. 95.
+    part = image[:, 3:54, 6:95]
+    pil = Image.fromarray(image.permute(1, 2, 0).numpy())
+    pil_part = torch.from_numpy(np.asarray(central_crop(pil, 0.875))).permute(2, 0, 1)
+    assert torch.equal(pil_part, part)
+    prep = Preprocessing(crop_size=40, central_fraction=0.875)
+    (view,) = gpu_decode.tensor_views(image, prep, "center")
+    assert torch.equal(view, F.resize(part, [40, 40], antialias=True))
