@@ -122,7 +122,9 @@ class _Prepared:
 
 def _prepare(plan: Plan, planned: PlannedModel, loaded: Any) -> _Prepared:
     weights_sha = loaded.weights_sha256 or rundir.state_sha256(getattr(loaded, "module", None))
-    notes: list[str] = []
+    # What the model source assumed (a dropped background class, the input's quantisation):
+    # the run says so, and eval prints it.
+    notes: list[str] = list(planned.spec.notes)
     model = _prepare_model(loaded, plan.options, notes)
     key = runrecord.run_key(
         planned.ref, planned.spec, weights_sha, plan.data_info["manifest_sha256"], plan.options

@@ -164,5 +164,6 @@ def test_eval_records_the_notes(float_model: tuple[Path, np.ndarray], tmp_path: 
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)
     record = json.loads((Path(row["run_dir"]) / "run.json").read_text())
-    assert any("background" in n for n in record["model"]["notes"])
-    assert record["model"]["preprocessing"]["central_fraction"] == 0.875
+    assert any("background" in n for n in record["notes"])
+    assert record["preprocessing"]["central_fraction"] == 0.875
+    assert "background" in result.stderr  # eval prints the run's notes
