@@ -66,3 +66,26 @@ def test_sections_render_in_every_format() -> None:
     page = output.render_html([a, b], title="T", image_png=b"png")
     assert "<h2>A</h2>" in page and "cap &lt;a&gt;" in page and "base64,cG5n" in page
     assert "p[q]" in output.render_sections([a, b], fmt="table")
+
+
+def test_one_progress_renderer_for_the_engine_and_the_data_layer(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    output.configure(color=False)
+    bars = output.ProgressBars()
+    bars.start("resnet[onnx], [/x]", total=10, completed=4)
+    bars.advance(6)
+    bars.stop()
+    with output.ProgressBars(byte_stages=("download",)) as stages:
+        stages("download ILSVRC2012_img_val.tar", 2_000_000, 4_000_000)
+        stages("decode", 3, 5)
+    err = capsys.readouterr().err
+    assert "resnet[onnx], [/x]" in err and "10/10" in err
+    assert "2.0 MB/4.0 MB" in err and "3/5" in err
+    output.configure(quiet=True)
+    quiet = output.ProgressBars()
+    quiet.start("m", total=1)
+    quiet.advance(1)
+    quiet.stop()
+    assert capsys.readouterr().err == ""
+    output.configure()

@@ -122,17 +122,10 @@ def cache_command(  # noqa: PLR0917 - one parameter per click option
 
 @contextmanager
 def _bar(total: int, done: int) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar on stderr for the images written (none with --quiet)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
-
-    bar = Progress(
-        "caching",
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeRemainingColumn(),
-        console=output.err(),
-        disable=output.is_quiet(),
-    )
-    task = bar.add_task("caching", total=total, completed=done)
-    with bar:
-        yield lambda n: bar.update(task, advance=n)
+    """A progress bar on stderr for the images written (none with --quiet)."""
+    bars = output.ProgressBars()
+    bars.start("caching", total, done)
+    try:
+        yield bars.advance
+    finally:
+        bars.stop()

@@ -90,7 +90,7 @@ def run_and_show(
     fmt: str,
     output_path: Path | None,
 ) -> CanaryReport:
-    from ilsvrc_bench.cli.eval import _default_workers, _RichProgress
+    from ilsvrc_bench.cli.eval import _default_workers
     from ilsvrc_bench.engine import EvalOptions
     from ilsvrc_bench.engine.canary import run_canary
 
@@ -101,7 +101,7 @@ def run_and_show(
         expect_top1=expect,
         n_images=n_images,
         options=EvalOptions(device=device, workers=_default_workers()),
-        progress=_RichProgress(),
+        progress=output.ProgressBars(),
     )
     output.emit(
         rows(report),

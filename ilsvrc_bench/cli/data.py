@@ -15,9 +15,6 @@ from ilsvrc_bench.cli.canary_view import canary_options
 from ilsvrc_bench.cli.options import data_option, format_option, output_option, root_option
 
 if TYPE_CHECKING:
-    from rich.progress import Task
-    from rich.text import Text
-
     from ilsvrc_bench.data import Dataset
     from ilsvrc_bench.data.scan import Progress
 
@@ -96,48 +93,12 @@ def md5_options(fn: Any) -> Any:
 
 @contextmanager
 def progress_bars() -> Iterator[Progress | None]:
-    """A ``Progress`` callback drawing rich bars on stderr (none with --quiet)."""
+    """The stage callback drawing bars on stderr (None with --quiet: nothing to draw)."""
     if output.is_quiet():
         yield None
         return
-    from rich.filesize import decimal
-    from rich.progress import BarColumn, Progress, ProgressColumn, TextColumn, TimeRemainingColumn
-    from rich.text import Text
-
-    class Amount(ProgressColumn):
-        def render(self, task: Task) -> Text:
-            done, total = int(task.completed), task.total
-            if task.fields.get("bytes"):
-                return Text(f"{decimal(done)}/{decimal(int(total)) if total else '?'}")
-            return Text(f"{done:,}/{int(total):,}" if total else f"{done:,}")
-
-    class Rate(ProgressColumn):
-        def render(self, task: Task) -> Text:
-            speed = task.finished_speed or task.speed
-            if not speed:
-                return Text("")
-            return Text(
-                f"{decimal(int(speed))}/s" if task.fields.get("bytes") else f"{speed:.0f}/s"
-            )
-
-    bars = Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        Amount(),
-        Rate(),
-        TimeRemainingColumn(),
-        console=output.err(),
-        transient=False,
-    )
-    tasks: dict[str, Any] = {}
-
-    def update(stage: str, advance: int, total: int | None) -> None:
-        if stage not in tasks:
-            tasks[stage] = bars.add_task(stage, total=total, bytes=stage.startswith(BYTE_STAGES))
-        bars.update(tasks[stage], advance=advance, total=total)
-
-    with bars:
-        yield update
+    with output.ProgressBars(byte_stages=BYTE_STAGES) as bars:
+        yield bars
 
 
 def _identity(ds: Dataset) -> dict[str, Any]:

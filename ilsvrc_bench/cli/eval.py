@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 
@@ -55,60 +55,6 @@ MAX_LISTED = 20
 
 def _default_workers() -> int:
     return max(1, min(16, (os.cpu_count() or 2) - 1))
-
-
-class _RichProgress:
-    """The engine's progress callback as a rich progress bar on stderr (images/s, ETA)."""
-
-    def __init__(self) -> None:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TaskProgressColumn,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        self._bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TaskProgressColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=output.err(),
-            transient=False,
-            disable=output.is_quiet(),
-        )
-        self._task: Any = None
-        self._started_at = 0.0
-        self._done_here = 0
-
-    def start(self, description: str, total: int, completed: int) -> None:
-        import time
-
-        self._bar.start()
-        self._task = self._bar.add_task(description, total=total, completed=completed, rate="")
-        self._started_at = time.perf_counter()
-        self._done_here = 0
-
-    def advance(self, n: int) -> None:
-        import time
-
-        self._done_here += n
-        elapsed = time.perf_counter() - self._started_at
-        rate = f"{self._done_here / elapsed:.1f} img/s" if elapsed > 0 else ""
-        self._bar.update(self._task, advance=n, rate=rate)
-
-    def note(self, message: str) -> None:
-        output.warn(message)
-
-    def stop(self) -> None:
-        self._bar.stop()
 
 
 class _EvalCommand(click.Command):
@@ -328,7 +274,7 @@ def eval_command(  # noqa: PLR0917 - one parameter per click option
         weights=weights,
         preprocessing=preprocessing,
         options=options,
-        progress=_RichProgress() if env_rank() == 0 else NullProgress(),
+        progress=output.ProgressBars() if env_rank() == 0 else NullProgress(),
     )
     if env_rank() != 0:
         return  # under torchrun, rank 0 reports for everyone

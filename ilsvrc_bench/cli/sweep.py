@@ -133,7 +133,7 @@ def sweep_command(  # noqa: PLR0917 - one parameter per click option
       ilsvrc-bench sweep -m resnet50 --sweep resize=232,256 --sweep interpolation=bilinear,bicubic
       ilsvrc-bench sweep -m resnet50 --sweep antialias=on,off --limit 10000 --format json
     """
-    from ilsvrc_bench.cli.eval import _default_workers, _RichProgress
+    from ilsvrc_bench.cli.eval import _default_workers
     from ilsvrc_bench.engine import EvalOptions
     from ilsvrc_bench.engine.sweep import parse_axes, sweep
 
@@ -155,7 +155,7 @@ def sweep_command(  # noqa: PLR0917 - one parameter per click option
         runs_dir=runs_dir,
         weights=weights,
         options=options,
-        progress=_RichProgress(),
+        progress=output.ProgressBars(),
     )
     recipe_top1 = points[0].result.record.final_metrics.top1_acc
     rows = [_row(p, recipe_top1) for p in points]

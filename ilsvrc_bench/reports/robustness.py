@@ -223,9 +223,7 @@ def _unique(labels: dict[tuple[str, ...], str]) -> dict[tuple[str, ...], str]:
     counts: dict[str, int] = {}
     for name in labels.values():
         counts[name] = counts.get(name, 0) + 1
-    return {
-        k: n if counts[n] == 1 else f"{n} ({k[1]}, {k[2]}, {k[5]})" for k, n in labels.items()
-    }
+    return {k: n if counts[n] == 1 else f"{n} ({k[1]}, {k[2]}, {k[5]})" for k, n in labels.items()}
 
 
 def plot_png(view: RobustnessView, *, size_px: tuple[int, int] = (1200, 520)) -> bytes:
