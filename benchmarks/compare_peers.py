@@ -33,6 +33,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import shutil
 import statistics
 import subprocess
@@ -189,11 +190,17 @@ def _child(args: argparse.Namespace, tool: str) -> dict[str, Any]:
         *("--batch-size", str(args.batch_size), "--workers", str(args.workers)),
     ]
     t0 = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(command, capture_output=True, text=True, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{tool} failed: {done.stderr.strip()[-2000:]}")
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     result["process_s"] = time.perf_counter() - t0
+    # CPU seconds of the process and everything it started (loader workers), imports included:
+    # unlike wall time, barely inflated by other processes on a shared machine.
+    used = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    result["cpu_s"] = used
     return result
 
 
@@ -255,7 +262,8 @@ def main() -> None:
                 print(
                     f"  repeat {repeat + 1} {tool:>12}: loop {result['loop_s']:.2f} s "
                     f"({result['n'] / result['loop_s']:.1f} images/s), "
-                    f"process {result['process_s']:.2f} s, weights {result['weights']}",
+                    f"process {result['process_s']:.2f} s, CPU {result['cpu_s']:.1f} s, "
+                    f"weights {result['weights']}",
                     flush=True,
                 )
         print(f"load average after: {os.getloadavg()}")
@@ -263,15 +271,17 @@ def main() -> None:
 
 
 def _report(results: dict[str, list[dict[str, Any]]], tools: list[str]) -> None:
-    median = {t: statistics.median(r["loop_s"] for r in results[t]) for t in tools}
     n = results[tools[0]][0]["n"]
-    print(
-        f"\n{'tool':>12} {'median loop s':>14} {'images/s':>9}  "
-        + "  ".join(f"{'x ' + t:>14}" for t in tools)
-    )
-    for tool in tools:
-        ratios = "  ".join(f"{median[other] / median[tool]:>14.2f}" for other in tools)
-        print(f"{tool:>12} {median[tool]:>14.2f} {n / median[tool]:>9.1f}  {ratios}")
+    for figure, label in (("loop_s", "loop wall s"), ("cpu_s", "process CPU s")):
+        median = {t: statistics.median(r[figure] for r in results[t]) for t in tools}
+        print(
+            f"\n{'tool':>12} {'median ' + label:>20} {'images/s':>9}  "
+            + "  ".join(f"{'x ' + t:>14}" for t in tools)
+        )
+        for tool in tools:
+            ratios = "  ".join(f"{median[other] / median[tool]:>14.2f}" for other in tools)
+            per = f"{n / median[tool]:>9.1f}" if figure == "loop_s" else f"{'':>9}"
+            print(f"{tool:>12} {median[tool]:>20.2f} {per}  {ratios}")
     print("(row tool's speed as a multiple of each column tool's: > 1 means the row is faster)")
 
 

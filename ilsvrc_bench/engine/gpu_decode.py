@@ -56,8 +56,9 @@ def jpeg_frame(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-# An item: (manifest index, encoded bytes for the GPU or None, CPU views or None, readable, error)
-Item = tuple[int, torch.Tensor | None, torch.Tensor | None, bool, str]
+# An item: (manifest index, path, encoded bytes for the GPU or None, CPU views or None,
+# readable, error)
+Item = tuple[int, str, torch.Tensor | None, torch.Tensor | None, bool, str]
 
 
 def gpu_decodable(data: bytes) -> bool:
@@ -86,17 +87,13 @@ class EncodedViews(TorchDataset[Item]):
         try:
             data = self.dataset.read_bytes(record)
         except DataError as exc:
-            return record.index, None, _blank(self.prep, self.protocol), False, str(exc)
+            blank = _blank(self.prep, self.protocol)
+            return record.index, record.path, None, blank, False, str(exc)
         if gpu_decodable(data):
-            return (
-                record.index,
-                torch.frombuffer(bytearray(data), dtype=torch.uint8),
-                None,
-                True,
-                "",
-            )
+            encoded = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+            return record.index, record.path, encoded, None, True, ""
         views, ok, error = cpu_views(data, record.path, self.prep, self.protocol)
-        return record.index, None, views, ok, error
+        return record.index, record.path, None, views, ok, error
 
 
 def cpu_views(
@@ -196,24 +193,21 @@ class GpuAssembler:
         self.n_cpu = 0
 
     def __call__(self, batch: EncodedBatch) -> Batch:
-        views: list[torch.Tensor | None] = [v for _, _, v, _, _ in batch.items]
-        readable = [ok for *_, ok, _ in batch.items]
-        errors = [e for *_, e in batch.items]
-        on_gpu = [i for i, (_, enc, *_) in enumerate(batch.items) if enc is not None]
-        decoded = self._decode_all([batch.items[i][1] for i in on_gpu])  # type: ignore[misc]
-        for pos, image in zip(on_gpu, decoded, strict=True):
+        views: list[torch.Tensor | None] = [item[3] for item in batch.items]
+        readable = [item[4] for item in batch.items]
+        errors = [item[5] for item in batch.items]
+        encoded = {i: item[2] for i, item in enumerate(batch.items) if item[2] is not None}
+        decoded = self._decode_all(list(encoded.values()))
+        for (pos, data), image in zip(encoded.items(), decoded, strict=True):
             if image is None:  # nvJPEG refused it: the exact CPU path, now
-                encoded = batch.items[pos][1]
-                assert encoded is not None
-                data = encoded.numpy().tobytes()
                 views[pos], readable[pos], errors[pos] = cpu_views(
-                    data, f"image {batch.items[pos][0]}", self.prep, self.protocol
+                    data.numpy().tobytes(), batch.items[pos][1], self.prep, self.protocol
                 )
                 self.n_cpu += 1
             else:
                 views[pos] = tensor_views(image, self.prep, self.protocol)
                 self.n_gpu += 1
-        self.n_cpu += len(batch) - len(on_gpu)
+        self.n_cpu += len(batch) - len(encoded)
         images = torch.stack([v.to(self.device, non_blocking=True) for v in views if v is not None])
         return Batch(
             index=torch.tensor([it[0] for it in batch.items], dtype=torch.int64),

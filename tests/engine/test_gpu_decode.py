@@ -55,10 +55,11 @@ def _items(blobs: list[bytes], prep: Preprocessing, protocol: str) -> EncodedBat
     items: list[tuple[int, torch.Tensor | None, torch.Tensor | None, bool, str]] = []
     for i, data in enumerate(blobs):
         if gpu_decodable(data):
-            items.append((i, torch.frombuffer(bytearray(data), dtype=torch.uint8), None, True, ""))
+            encoded = torch.frombuffer(bytearray(data), dtype=torch.uint8)
+            items.append((i, f"img{i}", encoded, None, True, ""))
         else:
             views, ok, err = gpu_decode.cpu_views(data, f"img{i}", prep, protocol)
-            items.append((i, None, views, ok, err))
+            items.append((i, f"img{i}", None, views, ok, err))
     return gpu_decode.collate_encoded(items)
 
 
@@ -81,6 +82,7 @@ def test_assembly_keeps_batch_order_and_cpu_images_exact(protocol: str) -> None:
 
 def test_an_image_the_decoder_refuses_falls_back_to_the_cpu_alone() -> None:
     blobs = [_encode("RGB"), _encode("RGB", quality=50)]
+    assert len(blobs[0]) != len(blobs[1])
 
     def picky(encoded: list[torch.Tensor], device: torch.device) -> list[torch.Tensor]:
         if any(len(e) == len(blobs[1]) for e in encoded):
