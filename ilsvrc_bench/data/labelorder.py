@@ -93,7 +93,8 @@ def integer_label_problem(
         )
     if high >= N_CLASSES and low >= 1:
         return (
-            f"class indices run {low}..{high}, never 0: {SHIFT_HINT} (devkit ids need the devkit)"
+            f"class indices run {low}..{high}, never 0: {SHIFT_HINT} (if they are devkit ids, "
+            "give the devkit tar.gz and its ground truth instead)"
         )
     if high >= N_CLASSES or low < 0:
         return f"class indices run {low}..{high}; expected 0..999 (sorted-wnid order)"
