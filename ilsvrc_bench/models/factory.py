@@ -24,6 +24,7 @@ from ilsvrc_bench.models.choices import NO_OVERRIDES, PreprocessingOverrides, We
 from ilsvrc_bench.models.loaded import LoadedModel
 from ilsvrc_bench.models.source import module_model
 from ilsvrc_bench.models.spec import ModelSpec, WeightsSpec
+from ilsvrc_bench.models.suggest import did_you_mean
 
 if TYPE_CHECKING:
     import torch
@@ -165,7 +166,9 @@ def plugin_spec(
     """The spec of an installed plugin (entry point ``name`` in group ``ilsvrc_bench.models``)."""
     ep = _entry_points().get(name)
     if ep is None:
-        raise ModelError(f"no model plugin named {name!r} is installed")
+        raise ModelError(
+            f"no model plugin named {name!r} is installed" + did_you_mean(name, plugin_names())
+        )
     try:
         obj = ep.load()
     except SystemExit as exc:

@@ -120,3 +120,5 @@ def test_plugin_shadowing_torchvision_name_is_ambiguous(
 def test_unknown_plugin_suggests_close_names(plugin: Path) -> None:
     with pytest.raises(ModelError, match="did you mean 'tinyplug'"):
         resolve("tinyplg")
+    with pytest.raises(ModelError, match=r"no model plugin named 'tinyplg'.*mean 'tinyplug'"):
+        resolve("plugin:tinyplg")
