@@ -52,7 +52,7 @@ def _cpu_decode(encoded: list[torch.Tensor], device: torch.device) -> list[torch
 
 
 def _items(blobs: list[bytes], prep: Preprocessing, protocol: str) -> EncodedBatch:
-    items: list[tuple[int, torch.Tensor | None, torch.Tensor | None, bool, str]] = []
+    items: list[tuple[int, str, torch.Tensor | None, torch.Tensor | None, bool, str]] = []
     for i, data in enumerate(blobs):
         if gpu_decodable(data):
             encoded = torch.frombuffer(bytearray(data), dtype=torch.uint8)

@@ -11,7 +11,6 @@ from click.testing import CliRunner
 from ilsvrc_bench.cli import main
 from ilsvrc_bench.errors import ExitCode, ModelError
 from ilsvrc_bench.models import load, resolve
-from tests.engine.helpers import make_sample_root
 
 HERE = "tests.models.exiting"
 
@@ -27,11 +26,6 @@ def test_model_calling_sys_exit_in_forward_is_a_model_error() -> None:
     model = load(resolve(f"{HERE}:exits_in_forward"))
     with pytest.raises(ModelError, match=r"called sys\.exit\('input too small'\).*\[2, 3, 8, 8\]"):
         model(torch.zeros(2, 3, 8, 8))
-
-
-@pytest.fixture(scope="module")
-def sample_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return make_sample_root(tmp_path_factory.mktemp("sys-exit-sample"))
 
 
 @pytest.mark.parametrize("factory", ["exits_in_factory", "exits_in_forward"])

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 
 from ilsvrc_bench import runs
+from ilsvrc_bench.data import open_dataset
 from ilsvrc_bench.engine import EvalOptions, evaluate
 from ilsvrc_bench.models import resolve
 
@@ -41,23 +42,17 @@ def independent_top5(images: list[bytes], model: Path) -> np.ndarray:
 @pytest.mark.realdata
 @pytest.mark.slow
 def test_real_tflite_eval_agrees_with_an_independent_litert_loop(
-    real_tflite: Path, real_images: Path, tmp_path: Path
+    real_tflite: Path, real200_root: Path, tmp_path: Path
 ) -> None:
-    from ilsvrc_bench.data import prepare
-    from ilsvrc_bench.data.sample import pack_official
-
     spec = resolve(f"tflite:{real_tflite}")
     assert (spec.num_outputs, spec.class_offset, spec.preprocessing.crop_size) == (1001, 1, 160)
     assert spec.preprocessing.central_fraction == 0.875
     assert any("background" in note for note in spec.notes)
-    files = sorted(real_images.glob("*.JPEG"))
-    pairs = [(f.read_bytes(), f.name.split("_")[0]) for f in files]
-    tar, devkit = pack_official(tmp_path / "src", pairs, seed=0, blacklist=0)
-    dataset = prepare([tar, devkit], root=tmp_path / "root", name="real200")
+    dataset = open_dataset("real200", root=real200_root)
     (result,) = evaluate(
         [str(real_tflite)],
         data="real200",
-        root=tmp_path / "root",
+        root=real200_root,
         runs_dir=tmp_path / "runs",
         options=EvalOptions(device="cpu", batch_size=32, workers=1),
     )
