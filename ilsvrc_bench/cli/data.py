@@ -12,10 +12,10 @@ import click
 from ilsvrc_bench import output
 from ilsvrc_bench.cli.cache import cache_command
 from ilsvrc_bench.cli.canary_view import canary_options
+from ilsvrc_bench.cli.data_view import report_problems, show
 from ilsvrc_bench.cli.options import data_option, format_option, output_option, root_option
 
 if TYPE_CHECKING:
-    from ilsvrc_bench.data import Dataset
     from ilsvrc_bench.data.scan import Progress
 
 SOURCE_FORMATS = (
@@ -101,89 +101,6 @@ def progress_bars() -> Iterator[Progress | None]:
         yield bars
 
 
-def _identity(ds: Dataset) -> dict[str, Any]:
-    info = ds.info
-    classes = sorted({r.class_index for r in ds.records})
-    return {
-        "name": ds.name,
-        "path": str(ds.path),
-        "source": ds.source,
-        "split": ds.split,
-        "n_images": ds.n_images,
-        "n_classes": ds.n_classes,
-        "classes": classes,
-        "size_bytes": sum(r.size for r in ds.records),
-        "blacklisted": sum(r.blacklisted for r in ds.records),
-        "manifest_sha256": ds.manifest_sha256,
-        "storage": ds.storage.kind,
-        "storage_location": str(ds.storage.location),
-        "verify_skipped": bool(info.get("verify_skipped")),
-        "md5_checks": info.get("md5_checks", {}),
-        "problems": ds.problems,
-        "label_order": info.get("label_order", {}),
-        "class_subset": info.get("class_subset"),
-        "complete": bool(info.get("complete", False)),
-        "is_subset": bool(info.get("is_subset", False)),
-        "n_listed": info.get("n_listed"),
-        "notes": list(info.get("notes", [])),
-    }
-
-
-def _md5_text(ident: dict[str, Any]) -> str:
-    """What was checked, truthfully: "checked" only when a known MD5 was compared."""
-    if ident["verify_skipped"]:
-        return "skipped (--no-verify)"
-    checks = ident["md5_checks"]
-    verified = {c.get("expected_from") for c in checks.values() if c.get("verified")}
-    if not verified:
-        return "none (no archive with a known MD5)"
-    where = ", ".join(sorted("official MD5" if v == "official" else str(v) for v in verified))
-    unchecked = sum(not c.get("verified") for c in checks.values())
-    return f"checked against {where}" + (f"; {unchecked} not checked" if unchecked else "")
-
-
-def _data_text(ident: dict[str, Any]) -> str:
-    if ident["complete"]:
-        return "complete ILSVRC2012 val"
-    if ident["is_subset"]:
-        listed = f" of {ident['n_listed']:,} listed" if ident["n_listed"] else ""
-        return f"SUBSET of ILSVRC2012 val: {ident['n_images']:,} images{listed}"
-    return f"{ident['split']} split of {ident['source']}"
-
-
-def _classes_text(classes: list[int]) -> str:
-    if len(classes) == 1000:
-        return "all 1000"
-    shown = ", ".join(str(c) for c in classes[:12])
-    return f"{len(classes)}: {shown}{', ...' if len(classes) > 12 else ''}"
-
-
-def _show(ds: Dataset, *, fmt: str = "table", out: Path | None = None) -> None:
-    ident = _identity(ds)
-    if fmt == "json":
-        output.write_text(output.to_json(ident), out)
-        return
-    rows = [
-        {"field": key, "value": value}
-        for key, value in {
-            **{k: ident[k] for k in ("name", "source", "split", "n_images", "n_classes")},
-            "data": _data_text(ident),
-            "classes": _classes_text(ident["classes"]),
-            "ranked over": f"{len(ident['class_subset'])} classes (the set's subset)"
-            if ident["class_subset"]
-            else "all 1000 classes",
-            "size": f"{ident['size_bytes']:,} bytes",
-            "blacklisted": ident["blacklisted"],
-            "problems": len(ident["problems"]),
-            "md5": _md5_text(ident),
-            "storage": f"{ident['storage']} {ident['storage_location']}",
-            "manifest_sha256": ident["manifest_sha256"],
-            "path": ident["path"],
-        }.items()
-    ]
-    output.emit(rows, fmt=fmt, columns=["field", "value"], output=out, title=f"dataset {ds.name}")
-
-
 @click.group()
 def data() -> None:
     """Download, prepare, inspect and verify ILSVRC2012 val (and other) datasets."""
@@ -245,27 +162,8 @@ def prepare(  # noqa: PLR0917 - one parameter per click option
             progress=progress,
         )
     output.info(f"prepared {ds.name}: {ds.n_images:,} images, {ds.n_classes} classes")
-    _report_problems(ds)
-    _show(ds)
-
-
-def _report_problems(ds: Dataset) -> None:
-    for note in ds.info.get("notes", []):
-        output.info(note)
-    if ds.info.get("is_subset"):
-        output.warn(
-            f"{ds.name} is a subset of ILSVRC2012 val ({ds.n_images:,} images), not the "
-            "complete val (`data info` and the manifest say so)"
-        )
-    problems = ds.problems
-    if problems:
-        first = problems[0]
-        output.warn(
-            f"{len(problems)} images are not usable JPEGs (first: {first['path']}, "
-            f"{first['problem']}); see `ilsvrc-bench data verify --decode`"
-        )
-    if ds.info.get("verify_skipped"):
-        output.warn("MD5 checks were skipped (--no-verify); the dataset records this")
+    report_problems(ds)
+    show(ds)
 
 
 @data.command()
@@ -333,8 +231,8 @@ def download(  # noqa: PLR0917 - one parameter per click option
             ds = download_hf(
                 root=root, token=token, revision=revision, name=name, progress=progress
             )
-        _report_problems(ds)
-        _show(ds)
+        report_problems(ds)
+        show(ds)
         return
     if token is not None:
         from ilsvrc_bench.errors import UsageError
@@ -354,8 +252,8 @@ def download(  # noqa: PLR0917 - one parameter per click option
             policy=RetryPolicy(retries=retries),
             progress=progress,
         )
-    _report_problems(ds)
-    _show(ds)
+    report_problems(ds)
+    show(ds)
 
 
 @data.command()
@@ -367,7 +265,7 @@ def info(root: Path | None, data: str | None, fmt: str, output_path: Path | None
     """Show a prepared dataset: counts, classes, source, size and manifest hash."""
     from ilsvrc_bench.data import open_dataset
 
-    _show(open_dataset(data, root=root), fmt=fmt, out=output_path)
+    show(open_dataset(data, root=root), fmt=fmt, out=output_path)
 
 
 @data.command()
@@ -492,7 +390,7 @@ def sample(  # noqa: PLR0917 - one parameter per click option
     if no_prepare:
         return
     ds = prepare_dataset([val_tar, devkit], root=root, name=name)
-    _show(ds)
+    show(ds)
 
 
 data.add_command(cache_command)
