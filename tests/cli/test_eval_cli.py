@@ -243,3 +243,14 @@ def test_a_malformed_mean_is_a_usage_error(sample: list[str]) -> None:
     result = invoke("-m", TINY, *sample, *SMALL, "--mean", "0.5,0.5")
     assert result.exit_code == 2
     assert "mean" in result.output
+
+
+def test_the_record_keeps_the_command_as_typed_not_the_test_runners_argv(
+    sample: list[str],
+) -> None:
+    args = ["-m", TINY, *sample, *SMALL, "--format", "json"]
+    result = invoke(*args)
+    assert result.exit_code == 0, result.output
+    (row,) = json.loads(result.stdout)
+    record = runs.read_record(Path(row["run_dir"]))
+    assert record.command == ("ilsvrc-bench", "eval", *args)
