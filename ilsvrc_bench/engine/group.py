@@ -22,7 +22,7 @@ from ilsvrc_bench.engine.options import EvalOptions
 from ilsvrc_bench.engine.plan import Group, Plan, PlannedModel
 from ilsvrc_bench.engine.result import EvalResult, Progress
 from ilsvrc_bench.engine.store import PredictionStore
-from ilsvrc_bench.errors import IlsvrcBenchError, RunError, UsageError
+from ilsvrc_bench.errors import IlsvrcBenchError, ModelError, RunError, UsageError
 from ilsvrc_bench.models.spec import Preprocessing
 
 LoadFn = Callable[..., Any]
@@ -49,6 +49,7 @@ def run_group(
         channels_last = _channels_last(plan.options, plan.device, loaded)
         plan = replace(plan, options=replace(plan.options, channels_last=channels_last))
         prepared = [_prepare(plan, m, model) for m, model in zip(group.models, loaded, strict=True)]
+        _check_same_models(world, prepared)
         opened = on_main(world, lambda: [_claim(plan, p, stack) for p in prepared])
         active = [
             _open(plan, p, run_dir, rec) for p, (run_dir, rec) in zip(prepared, opened, strict=True)
@@ -130,6 +131,18 @@ def _prepare(plan: Plan, planned: PlannedModel, loaded: Any) -> _Prepared:
         planned.ref, planned.spec, weights_sha, plan.data_info["manifest_sha256"], plan.options
     )
     return _Prepared(planned, model, key, weights_sha, notes)
+
+
+def _check_same_models(world: distributed.World, prepared: Sequence[_Prepared]) -> None:
+    """Under torchrun every rank must score with the same weights (random init differs)."""
+    keys = world.gather([p.key for p in prepared])
+    for rank, theirs in enumerate(keys):
+        for mine, other, p in zip(keys[0], theirs, prepared, strict=True):
+            if mine != other:
+                raise ModelError(
+                    f"{p.planned.ref}: rank {rank} loaded other weights than rank 0 (weights "
+                    "drawn at random in each process?); save them to a file and pass --weights FILE"
+                )
 
 
 def _claim(plan: Plan, p: _Prepared, stack: contextlib.ExitStack) -> tuple[Path, runs.RunRecord]:

@@ -75,6 +75,11 @@ def interrupt_after() -> nn.Module:
     return InterruptAfter()
 
 
+def unseeded() -> nn.Module:
+    """Tiny with weights drawn afresh in every process (what an unseeded factory does)."""
+    return Tiny(seed=int.from_bytes(os.urandom(4), "little"))
+
+
 def ten_outputs() -> nn.Module:
     return Tiny(width=10)
 

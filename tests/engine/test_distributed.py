@@ -161,3 +161,66 @@ def test_sigkill_one_rank_stops_the_other_and_resume_with_three_ranks(
     reference = single(sample_root, tmp_path / "single")
     assert_same_predictions(run_dir, reference)
     assert runs.read_record(run_dir).metrics == runs.read_record(reference).metrics
+
+
+def real_args(root: Path, runs_dir: Path, onnx: Path) -> list[str]:
+    return [
+        "eval", "-m", str(onnx), "--root", str(root), "--data", "real200",
+        "--runs-dir", str(runs_dir), "-b", "16", "-j", "0", "--format", "json",
+    ]  # fmt: skip
+
+
+@pytest.mark.realdata
+@pytest.mark.slow
+@pytest.mark.parametrize("launcher", ["nproc 2", "torchrun 3"])
+def test_real_images_real_model_equal_a_single_process(
+    real200_root: Path, real_onnx: Path, tmp_path: Path, launcher: str
+) -> None:
+    """The 200 real photos and the real int8 MobileNetV2: 13 batches of 16 (the last one 8)
+    over 2 or 3 ranks, through ``--nproc`` and through torchrun itself."""
+    how, world = launcher.split()
+    single_done = cli(real_args(real200_root, tmp_path / "single", real_onnx), base_env())
+    assert single_done.returncode == 0, single_done.stderr
+    args = real_args(real200_root, tmp_path / "dist", real_onnx)
+    if how == "nproc":
+        done = cli([*args, "--nproc", world], base_env())
+    else:
+        done = subprocess.run(
+            [sys.executable, "-m", "torch.distributed.run", "--standalone",
+             "--nproc-per-node", world, "-m", "ilsvrc_bench", *args],
+            cwd=REPO, env=base_env(), capture_output=True, text=True, timeout=600, check=False,
+        )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (row,) = json.loads(done.stdout)
+    (reference,) = json.loads(single_done.stdout)
+    (run_dir,) = runs.iter_run_dirs(tmp_path / "dist")
+    assert row["n_images"] == 200 and row["world_size"] == int(world)
+    assert_same_predictions(run_dir, Path(reference["run_dir"]))
+    record = runs.read_record(run_dir)
+    assert record.metrics == runs.read_record(Path(reference["run_dir"])).metrics
+    assert record.distributed is not None
+    assert sum(r.images for r in record.distributed.ranks) == 200
+    # A real pretrained model on real photos: far above chance.
+    assert record.metrics is not None and record.metrics.top1_correct > 100
+
+
+@pytest.mark.gpu
+def test_nccl_world_size_one_goes_through_the_distributed_path(
+    sample_root: Path, tmp_path: Path
+) -> None:
+    done = cli(eval_args(sample_root, tmp_path, "--nproc", "1", "--device", "cuda"), base_env())
+    assert done.returncode == 0, done.stderr
+    (run_dir,) = runs.iter_run_dirs(tmp_path)
+    record = runs.read_record(run_dir)
+    assert record.distributed is not None
+    assert record.distributed.backend == "nccl" and record.distributed.world_size == 1
+    assert record.distributed.ranks[0].device.type == "cuda"
+    assert record.metrics is not None and record.metrics.n_images == 20
+
+
+def test_ranks_with_different_weights_are_refused(sample_root: Path, tmp_path: Path) -> None:
+    args = eval_args(sample_root, tmp_path, "--nproc", "2", model="tests.engine.helpers:unseeded")
+    done = cli(args, base_env())
+    assert done.returncode == 4, done.stderr
+    assert "loaded other weights than rank 0" in done.stderr
+    assert "Traceback" not in done.stderr
