@@ -44,6 +44,7 @@ class CliError(click.ClickException):
 
 
 TERMINAL = "ilsvrc_bench.terminal"
+CONFIGURED = "ilsvrc_bench.terminal.configured"
 
 
 def _terminal(ctx: click.Context) -> dict[str, Any]:
@@ -65,7 +66,10 @@ def _set_terminal(ctx: click.Context, param: click.Parameter, value: Any) -> Non
         flags["quiet"] = True
     elif param.name == "no_color":
         flags["color"] = False
-    output.configure(**flags)
+    if ctx.find_root().meta.get(CONFIGURED):
+        # a flag after the subcommand, parsed once the root has set the consoles up;
+        # before that (or when a command line is only parsed, never run) main() applies them
+        output.configure(**flags)
 
 
 def terminal_options() -> list[click.Option]:
@@ -142,6 +146,7 @@ def main(ctx: click.Context) -> None:
     """
     # -v/-q/--no-color may also follow the subcommand; its parser merges them in later
     output.configure(**_terminal(ctx))
+    ctx.meta[CONFIGURED] = True
     warnings.showwarning = _show_warning
     # Loader workers and the model's intra-op threads share the cores. OpenMP threads that spin
     # while they wait steal them from the workers: with PASSIVE, a 2-thread AlexNet or ResNet-18

@@ -100,3 +100,12 @@ def test_short_options_validate_like_the_long_ones(bad: list[str]) -> None:
     result = CliRunner().invoke(main, ["eval", "-m", TINY, *bad])
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+def test_parsing_a_command_line_without_running_it_changes_nothing() -> None:
+    output.configure()
+    root = main.make_context("ilsvrc-bench", ["-q", "synsets", "tench", "-v", "--no-color"])
+    name, command, rest = main.resolve_command(root, [*root._protected_args, *root.args])
+    assert command is not None and name is not None
+    command.make_context(name, rest, parent=root)
+    assert not output.is_quiet() and output.verbosity() == 0
