@@ -1184,3 +1184,74 @@ def _(env: Env) -> list[str]:
     bad.mkdir(parents=True)
     (bad / "run.json").write_text("{not json")
     return ["report", "--runs-dir", str(env.runs)]
+
+
+def _model_module(env: Env, name: str, forward: str) -> str:
+    body = (
+        "import torch\n"
+        "class M(torch.nn.Module):\n"
+        "    def forward(self, x):\n"
+        f"        {forward}\n"
+        "def build():\n    return M()\n"
+    )
+    return f"{_module(env, name, body)}:build"
+
+
+@case("model-forward-raises", "models", "a model whose forward raises", 4, "boom in forward")
+def _(env: Env) -> list[str]:
+    return ev(env, _model_module(env, "hostile_forward", "raise RuntimeError('boom in forward')"))
+
+
+@case("model-all-nan", "models", "a model whose logits are NaN for every image", 4, "")
+def _(env: Env) -> list[str]:
+    nan = "return torch.full((x.shape[0], 1000), float('nan'))"
+    return ev(env, _model_module(env, "hostile_nan", nan))
+
+
+@case(
+    "model-some-inf",
+    "models",
+    "a model whose logits are inf for some images (counted as misses, warned)",
+    0,
+    "",
+)
+def _(env: Env) -> list[str]:
+    inf = "y = torch.zeros(x.shape[0], 1000); y[0, 3] = float('inf'); y[0, 4] = float('-inf'); return y"  # noqa: E501
+    return ev(env, _model_module(env, "hostile_inf", inf))
+
+
+@case(
+    "eval-output-unwritable",
+    "faults",
+    "eval -o under a path that is a file (refused before the work)",
+    5,
+    "",
+    post=no_file("runs"),
+)
+def _(env: Env) -> list[str]:
+    blocker = env.write("blocker", "a file, not a folder")
+    return ev(env, TINY, "-o", str(blocker / "out.json"))
+
+
+@case("check-same-run", "runs", "check --baseline X --candidate X", 2, "same run")
+def _(env: Env) -> list[str]:
+    run = _run_record(env, lambda record: None)
+    return ["check", "--baseline", run, "--candidate", run, "--runs-dir", str(env.runs)]
+
+
+@case(
+    "check-corrupt-predictions",
+    "runs",
+    "check with a candidate whose predictions file is corrupt",
+    5,
+    "predictions",
+)
+def _(env: Env) -> list[str]:
+    base = _run_record(env, lambda record: None)
+    import shutil as sh
+
+    cand = env.runs / "candidate-copy"
+    sh.copytree(base, cand)
+    for pred in cand.glob("predictions*"):
+        pred.write_bytes(b"garbage, not parquet")
+    return ["check", "--baseline", base, "--candidate", str(cand), "--runs-dir", str(env.runs)]
