@@ -36,7 +36,8 @@ def emit_robustness(
         output.emit(rows, fmt=fmt, columns=robustness.COLUMNS, output=output_path)
         return
     caption = "; ".join(
-        f"{shift}: logit(shift) = {fit.slope:.3f} logit(val) + {fit.intercept:.3f} over "
+        f"{shift}: logit(shift) = {fit.slope:.3f} logit(val) "
+        f"{'-' if fit.intercept < 0 else '+'} {abs(fit.intercept):.3f} over "
         f"{fit.n_models} models"
         if fit is not None
         else f"{shift}: no line (needs two models with different val top-1)"
