@@ -18,7 +18,7 @@ def test_compare_peers_prints_ratios_for_all_four(real_images: Path) -> None:
     pytest.importorskip("timm")
     command = [
         *(sys.executable, str(REPO / "benchmarks" / "compare_peers.py"), "--arch", "alexnet"),
-        *("--images", "12", "--repeats", "1", "--batch-size", "6", "--workers", "0"),
+        *("--images", "6", "--repeats", "1", "--batch-size", "3", "--workers", "0"),
         *("--source", str(real_images)),
     ]
     env = {**os.environ, "PYTHONPATH": str(REPO)}
