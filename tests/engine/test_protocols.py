@@ -79,3 +79,21 @@ def test_center_with_a_central_fraction_is_tensorflows_crop_then_resize() -> Non
     assert torch.equal(view, preprocess.to_uint8_tensor(box))
     with pytest.raises(UsageError, match=r"10crop .* central-fraction"):
         protocols.check("10crop", prep)
+
+
+def test_every_command_offers_exactly_the_engines_protocols() -> None:
+    import click
+
+    from ilsvrc_bench.engine.options import PROTOCOLS
+    from tests.cli.test_cli_contract import _all_commands
+    from tests.cli.test_terminal_options import _command
+
+    assert set(PROTOCOLS) == set(protocols.N_VIEWS)
+    offered = {}
+    for path in _all_commands():
+        for param in _command(path).params:
+            # (report's --protocol is a free-text filter over recorded runs)
+            if "--protocol" in getattr(param, "opts", ()) and isinstance(param.type, click.Choice):
+                offered[" ".join(path)] = tuple(param.type.choices)
+    assert {"eval", "bench", "sweep", "data cache"} <= set(offered)
+    assert all(choices == PROTOCOLS for choices in offered.values()), offered
