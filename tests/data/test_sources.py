@@ -214,3 +214,11 @@ def test_imagefolder_with_wrong_mapping_is_caught_by_devkit(flat_folder, sample_
         shutil.copy(flat_folder / name, tree / wrong / name)
     with pytest.raises(DataError, match="disagree with the devkit ground truth"):
         prepare([tree], root=root)
+
+
+def test_the_cli_offers_every_reader_and_no_other() -> None:
+    """`data prepare --format` lists exactly the formats ``data/sources.py`` can read."""
+    from ilsvrc_bench.cli.data import SOURCE_FORMATS
+    from ilsvrc_bench.data.sources import FORMATS
+
+    assert SOURCE_FORMATS == FORMATS
