@@ -130,7 +130,7 @@ def test_tensor_views_follow_a_central_fraction() -> None:
     # The central 87.5%: rows int(3.5625) = 3 .. 54, columns int(6.3125) = 6 .. 95.
     part = image[:, 3:54, 6:95]
     pil = Image.fromarray(image.permute(1, 2, 0).numpy())
-    pil_part = torch.from_numpy(np.asarray(central_crop(pil, 0.875))).permute(2, 0, 1)
+    pil_part = torch.from_numpy(np.array(central_crop(pil, 0.875))).permute(2, 0, 1)
     assert torch.equal(pil_part, part)
     prep = Preprocessing(crop_size=40, central_fraction=0.875)
     (view,) = gpu_decode.tensor_views(image, prep, "center")
