@@ -1,17 +1,17 @@
-"""The only module that makes rich Consoles and turns records into text.
+"""The only package that makes rich Consoles and turns records into text.
 
 Results go to stdout; progress, warnings and errors go to stderr. Machine-readable formats
 (``json``, ``csv``) put nothing else on stdout. A report of several tables is a list of
 :class:`Section`; :func:`render_sections` and :func:`emit_sections` draw it in every format
-(terminal tables, Markdown, CSV, JSON, one self-contained HTML file). Messages, cells and titles
-are always text: brackets in a path or a model name are never read as rich markup.
+(terminal tables, Markdown, CSV, JSON; :func:`render_html`, in ``output/html.py``, for one
+self-contained HTML file). :class:`ProgressBars` (``output/progress.py``) is the one progress
+bar. Messages, cells and titles are always text: brackets in a path or a model name are never
+read as rich markup.
 """
 
 from __future__ import annotations
 
-import base64
 import csv
-import html
 import io
 import json
 import math
@@ -21,16 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.filesize import decimal
-from rich.progress import (
-    BarColumn,
-    Progress,
-    ProgressColumn,
-    Task,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 from rich.text import Text
 
@@ -116,84 +106,6 @@ def error(message: str) -> None:
     Console(stderr=True, no_color=not _settings.color, highlight=False).print(
         _line("error", "bold red", message), soft_wrap=True
     )
-
-
-class _Amount(ProgressColumn):
-    """``done/total``: a count, or sizes when the task counts bytes."""
-
-    def render(self, task: Task) -> Text:
-        done, total = int(task.completed), task.total
-        if task.fields.get("unit") == "bytes":
-            return Text(f"{decimal(done)}/{decimal(int(total)) if total else '?'}")
-        return Text(f"{done:,}/{int(total):,}" if total else f"{done:,}")
-
-
-class _Rate(ProgressColumn):
-    """Items per second over the work done here (resumed work is not counted)."""
-
-    def render(self, task: Task) -> Text:
-        speed = task.finished_speed or task.speed
-        if not speed:
-            return Text("")
-        unit = task.fields.get("unit") or ""
-        if unit == "bytes":
-            return Text(f"{decimal(int(speed))}/s")
-        return Text(f"{speed:.1f} {unit}/s".replace("  ", " "))
-
-
-class ProgressBars:
-    """The one progress renderer: rich bars on stderr (nothing with ``--quiet``).
-
-    It takes both progress callbacks of the library: the engine's ``Progress`` (``start``,
-    ``advance``, ``note``, ``stop``: one pass at a time, counted in images) and the data layer's
-    stage callback ``bars(stage, advance, total)`` (one bar per stage; stages starting with one
-    of ``byte_stages`` count bytes). Descriptions are printed as text, never as markup.
-    """
-
-    def __init__(self, *, unit: str = "img", byte_stages: Sequence[str] = ()) -> None:
-        self._unit = unit
-        self._byte_stages = tuple(byte_stages)
-        self._bars = Progress(
-            TextColumn("{task.description}", markup=False),
-            BarColumn(),
-            _Amount(),
-            _Rate(),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=err(),
-            transient=False,
-            disable=is_quiet(),
-        )
-        self._task: Any = None
-        self._stages: dict[str, Any] = {}
-
-    def __enter__(self) -> ProgressBars:
-        self._bars.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._bars.stop()
-
-    def start(self, description: str, total: int, completed: int = 0) -> None:
-        self._bars.start()
-        self._task = self._bars.add_task(
-            description, total=total, completed=completed, unit=self._unit
-        )
-
-    def advance(self, n: int) -> None:
-        self._bars.update(self._task, advance=n)
-
-    def note(self, message: str) -> None:
-        warn(message)
-
-    def stop(self) -> None:
-        self._bars.stop()
-
-    def __call__(self, stage: str, advance: int, total: int | None) -> None:
-        if stage not in self._stages:
-            unit = "bytes" if stage.startswith(self._byte_stages) else ""
-            self._stages[stage] = self._bars.add_task(stage, total=total, unit=unit)
-        self._bars.update(self._stages[stage], advance=advance, total=total)
 
 
 def _cell(value: Any) -> str:
@@ -413,77 +325,8 @@ def emit_sections(
     write_text(render_sections(sections, fmt=fmt), output)
 
 
-# ---- one self-contained HTML file ------------------------------------------------------------
+# Defined beside the tables they use; imported last because they use Section and the consoles.
+from ilsvrc_bench.output.html import render_html  # noqa: E402
+from ilsvrc_bench.output.progress import ProgressBars  # noqa: E402
 
-STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2rem auto;
-       max-width: 1200px; color: #1b1f24; padding: 0 1rem; }
-h1 { font-size: 1.5rem; } h2 { font-size: 1.15rem; margin-top: 2rem; }
-table { border-collapse: collapse; font-size: 0.85rem; margin: 0.5rem 0; }
-th, td { border: 1px solid #d0d7de; padding: 0.25rem 0.5rem; text-align: left; }
-th { background: #f6f8fa; } tr:nth-child(even) td { background: #fbfcfd; }
-td.num { text-align: right; font-variant-numeric: tabular-nums; }
-p.caption, p.note { color: #57606a; font-size: 0.85rem; }
-img { max-width: 100%; border: 1px solid #d0d7de; }
-"""
-
-
-def _html_cell(value: Any) -> tuple[str, bool]:
-    """Text of a cell, and whether it is a number (right-aligned)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "", False
-    if isinstance(value, bool):
-        return ("yes" if value else "no"), False
-    if isinstance(value, float):
-        return f"{value:.3f}".rstrip("0").rstrip("."), True
-    if isinstance(value, int):
-        return str(value), True
-    return str(value), False
-
-
-def _html_table(section: Section) -> str:
-    head = "".join(f"<th>{html.escape(section.headers.get(c, c))}</th>" for c in section.columns)
-    body = []
-    for row in section.rows:
-        cells = []
-        for c in section.columns:
-            text, numeric = _html_cell(row.get(c))
-            cls = ' class="num"' if numeric else ""
-            cells.append(f"<td{cls}>{html.escape(text)}</td>")
-        body.append("<tr>" + "".join(cells) + "</tr>")
-    caption = f'<p class="caption">{html.escape(section.caption)}</p>' if section.caption else ""
-    return (
-        f"<h2>{html.escape(section.title)}</h2>\n<table>\n<thead><tr>{head}</tr></thead>\n"
-        f"<tbody>\n" + "\n".join(body) + f"\n</tbody>\n</table>\n{caption}\n"
-    )
-
-
-def render_html(
-    sections: Sequence[Section],
-    *,
-    title: str,
-    notes: Sequence[str] = (),
-    image_png: bytes | None = None,
-    image_alt: str = "ILSVRC top-5 error by year, with the measured models",
-    generator: str = "ilsvrc-bench",
-) -> str:
-    """A complete HTML document: nothing outside the file is referenced."""
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en">',
-        "<head>",
-        '<meta charset="utf-8">',
-        f'<meta name="generator" content="{html.escape(generator)}">',
-        f"<title>{html.escape(title)}</title>",
-        f"<style>{STYLE}</style>",
-        "</head>",
-        "<body>",
-        f"<h1>{html.escape(title)}</h1>",
-    ]
-    parts += [f'<p class="note">{html.escape(n)}</p>' for n in notes]
-    if image_png is not None:
-        data = base64.b64encode(image_png).decode("ascii")
-        parts.append(f'<img alt="{html.escape(image_alt)}" src="data:image/png;base64,{data}">')
-    parts += [_html_table(s) for s in sections]
-    parts += ["</body>", "</html>", ""]
-    return "\n".join(parts)
+__all__ = ["ProgressBars", "render_html"]
