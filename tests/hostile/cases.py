@@ -1113,24 +1113,6 @@ def _module(env: Env, name: str, body: str) -> str:
 
 
 @case(
-    "model-factory-sys-exit-on-import",
-    "models",
-    "a factory module that calls sys.exit when imported",
-    4,
-    "sys.exit",
-)
-def _(env: Env) -> list[str]:
-    mod = _module(env, "hostile_exit_import", "import sys\nsys.exit(3)\n")
-    return ev(env, f"{mod}:build")
-
-
-@case("model-factory-sys-exit", "models", "a factory that calls sys.exit", 4, "sys.exit")
-def _(env: Env) -> list[str]:
-    mod = _module(env, "hostile_exit_call", "import sys\ndef build():\n    sys.exit(2)\n")
-    return ev(env, f"{mod}:build")
-
-
-@case(
     "flags-brackets-verbatim", "flags", "a model reference containing rich markup '[/x]'", 4, "[/x]"
 )
 def _(env: Env) -> list[str]:
