@@ -199,6 +199,7 @@ class _OneBroken:
         self._dataset = dataset
         self.name, self.path, self.records = dataset.name, dataset.path, dataset.records
         self.manifest_sha256, self.n_images = dataset.manifest_sha256, dataset.n_images
+        self.source, self.split = dataset.source, dataset.split
 
     def read_bytes(self, record) -> bytes:
         return b"not a jpeg" if record.index == 3 else self._dataset.read_bytes(record)
