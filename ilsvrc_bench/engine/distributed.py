@@ -258,4 +258,23 @@ def join(device_name: str) -> tuple[World, torch.device]:
             f"({backend}, MASTER_ADDR={os.environ.get('MASTER_ADDR')}, "
             f"MASTER_PORT={os.environ.get('MASTER_PORT')}): {first}"
         ) from exc
+    _stop_on_sigterm(world)
     return world, device
+
+
+def _stop_on_sigterm(world: World) -> None:
+    """torchrun stops the other ranks with SIGTERM when one dies: stop like on an error, so the
+    rows scored so far are flushed and the exit is 5 with one line, not a silent kill."""
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise RunError(
+            f"rank {world.rank} of {world.size} on {world.host}: stopped by SIGTERM (the launcher "
+            "stops every rank when one fails); every prediction written so far is kept: run the "
+            "same command again to resume"
+        )
+
+    signal.signal(signal.SIGTERM, stop)

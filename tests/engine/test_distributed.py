@@ -224,3 +224,38 @@ def test_ranks_with_different_weights_are_refused(sample_root: Path, tmp_path: P
     assert done.returncode == 4, done.stderr
     assert "loaded other weights than rank 0" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.slow
+def test_sigterm_from_the_launcher_flushes_and_exits_5(sample_root: Path, tmp_path: Path) -> None:
+    """torchrun's agent sends SIGTERM to the other ranks when one dies."""
+    runs_dir = tmp_path / "runs"
+    args = eval_args(
+        sample_root, runs_dir, "--flush-batches", "1", model="tests.engine.helpers:slow"
+    )
+    port = free_port()
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "ilsvrc_bench", *args],
+            cwd=REPO,
+            env={
+                **rank_env(rank, 2, port, ["ilsvrc-bench", *args]),
+                **base_env(ILSVRC_TEST_SLEEP="0.5"),
+            },
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for rank in range(2)
+    ]
+    try:
+        wait_for(lambda: list(runs_dir.glob("*/chunks/chunk-r000001-*.parquet")), 240, "a chunk")
+        procs[1].send_signal(signal.SIGTERM)
+        outs = [p.communicate(timeout=60) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    assert [p.returncode for p in procs] == [5, 5], outs
+    assert "stopped by SIGTERM" in outs[1][1] and "Traceback" not in outs[1][1]
+    assert "rank 1 failed" in outs[0][1] or "another rank stopped" in outs[0][1]
