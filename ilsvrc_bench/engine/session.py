@@ -53,18 +53,21 @@ def evaluate(
     dataset = open_dataset(data, root=root)
     specs = [(ref, resolve(ref, weights=weights, preprocessing=preprocessing)) for ref in models]
     world, device = distributed.join(options.device)
-    results = evaluate_specs(
-        specs,
-        dataset,
-        runs_dir=out_dir,
-        options=options,
-        progress=progress,
-        load=load,
-        device=device,
-        world=world,
-    )
-    world.close()
-    return results
+    try:
+        return evaluate_specs(
+            specs,
+            dataset,
+            runs_dir=out_dir,
+            options=options,
+            progress=progress,
+            load=load,
+            device=device,
+            world=world,
+        )
+    finally:
+        # Also on an error: a process that exits with live gloo groups can abort (SIGABRT) in
+        # their destructors, which would turn a model error (exit 4) into a crash (exit 5).
+        world.close()
 
 
 def evaluate_specs(
