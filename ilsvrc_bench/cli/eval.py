@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 COLUMNS = (
     "model",
     "weights",
+    "data",
     "protocol",
     "n_images",
     "top1_acc",
@@ -301,22 +302,52 @@ def eval_command(  # noqa: PLR0917 - one parameter per click option
             )
         rows.append(result.summary())
     fmt = fmt.lower()
-    columns = runs.ROW_COLUMNS if fmt in ("json", "csv") else COLUMNS
-    if fmt not in ("json", "csv"):
-        rows = [{**r, "top1_ci": output.interval(r["top1_ci_lo"], r["top1_ci_hi"])} for r in rows]
+    if fmt in ("json", "csv"):
+        output.emit(rows, fmt=fmt, columns=runs.ROW_COLUMNS, output=output_path)
+        return
+    from ilsvrc_bench.reports.labels import data_label
+
+    rows = [
+        {**r, "data": data_label(r), "top1_ci": output.interval(r["top1_ci_lo"], r["top1_ci_hi"])}
+        for r in rows
+    ]
     caption = None
     n_bad = sum(r["n_unreadable"] or 0 for r in rows)
     if n_bad:
         caption = f"{n_bad} unreadable image(s) counted as misses (listed in run.json)"
-    output.emit(
-        rows,
-        fmt=fmt,
-        columns=columns,
-        output=output_path,
-        title="ILSVRC evaluation" if fmt in ("table", "markdown") else None,
-        headers=HEADERS if fmt in ("table", "markdown") else None,
-        caption=caption,
-    )
+    if fmt == "table" and output_path is None and not _fits(rows):
+        # A terminal narrower than the table (80 columns, a CI log): one two-column table per
+        # run, so that no value (a run id to copy) is broken across lines.
+        sections = [
+            output.Section(
+                title=f"ILSVRC evaluation: {r['model']}",
+                rows=[{"field": HEADERS.get(c, c), "value": r.get(c)} for c in COLUMNS[1:]],
+                columns=("field", "value"),
+                caption=caption,
+                whole=("value",),
+            )
+            for r in rows
+        ]
+    else:
+        sections = [
+            output.Section(
+                title="ILSVRC evaluation",
+                rows=rows,
+                columns=COLUMNS,
+                headers=HEADERS,
+                caption=caption,
+                whole=("run_id",),
+            )
+        ]
+    output.emit_sections(sections, fmt=fmt, output=output_path)
+
+
+def _fits(rows: list[dict[str, Any]]) -> bool:
+    """Whether the one-row-per-run table fits the terminal without wrapping a cell."""
+    console = output.out()
+    table = output.to_table(rows, COLUMNS, headers=HEADERS)
+    natural = console.measure(table, options=console.options.update_width(10_000)).maximum
+    return natural <= console.width
 
 
 def _launch(ctx: click.Context, nproc: int, command: list[str]) -> None:

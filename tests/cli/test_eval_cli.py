@@ -73,6 +73,20 @@ def test_table_csv_and_output_file(sample: list[str], tmp_path: Path) -> None:
     assert header.split(",") == list(runs.ROW_COLUMNS)  # the run record's one flat row
 
 
+@pytest.mark.parametrize("columns", ["80", "200"])
+def test_the_table_names_the_data_and_keeps_the_run_id_whole(
+    sample: list[str], columns: str
+) -> None:
+    """A CI log is 80 columns: the table must still show what was scored and a copyable run id."""
+    result = invoke("-m", TINY, *sample, *SMALL, "--limit", "10", env={"COLUMNS": columns})
+    assert result.exit_code == 0, result.output
+    assert all(len(line) <= int(columns) for line in result.stdout.splitlines())
+    (run_dir,) = runs.iter_run_dirs(Path(sample[-1]))
+    assert run_dir.name in result.stdout  # on one line, not folded
+    assert "sample (subset, 10 images, --limit)" in result.stdout
+    assert "center" in result.stdout
+
+
 def test_cuda_without_cuda_exits_5(sample: list[str]) -> None:
     if torch.cuda.is_available():
         pytest.skip("CUDA is available here")
