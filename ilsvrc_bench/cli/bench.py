@@ -10,6 +10,7 @@ import click
 from ilsvrc_bench import output
 from ilsvrc_bench.cli.options import (
     data_option,
+    execution_options,
     format_option,
     output_option,
     preprocessing_options,
@@ -40,37 +41,7 @@ HEADERS = {
 @weights_option
 @data_option
 @root_option
-@click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda|cuda:N|mps")
-@click.option(
-    "--precision", type=click.Choice(["fp32", "bf16", "fp16"]), default="fp32", show_default=True
-)
-@click.option("-b", "--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
-@click.option(
-    "-j",
-    "--workers",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Decoding worker processes (default: CPU cores - 1, at most 16).",
-)
-@click.option(
-    "--channels-last/--no-channels-last",
-    default=None,
-    help="channels_last memory format (default: on for torch models on the CPU).",
-)
-@click.option("--compile", "compile_", is_flag=True, help="torch.compile the model first.")
-@click.option(
-    "--limit",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Measure on a class-stratified subset of N images (default: all).",
-)
-@click.option(
-    "--protocol",
-    type=click.Choice(["center", "10crop", "full"]),
-    default="center",
-    show_default=True,
-)
-@click.option("--decode", type=click.Choice(["cpu", "gpu"]), default="cpu", show_default=True)
+@execution_options
 @preprocessing_options
 @format_option()
 @output_option

@@ -13,6 +13,7 @@ import click
 from ilsvrc_bench import output
 from ilsvrc_bench.cli.options import (
     data_option,
+    execution_options,
     format_option,
     output_option,
     preprocessing_options,
@@ -111,56 +112,7 @@ def _without_nproc(args: Sequence[str]) -> list[str]:
 @weights_option
 @data_option
 @root_option
-@click.option(
-    "--device",
-    default="auto",
-    show_default=True,
-    metavar="auto|cpu|cuda|cuda:N|mps",
-    help="Where to run the models.",
-)
-@click.option(
-    "--precision",
-    type=click.Choice(["fp32", "bf16", "fp16"]),
-    default="fp32",
-    show_default=True,
-    help="Autocast precision (bf16/fp16 on CUDA; bf16 also on the CPU).",
-)
-@click.option(
-    "-b",
-    "--batch-size",
-    type=click.IntRange(min=1),
-    default=64,
-    show_default=True,
-    help="Images per batch (halved automatically on out-of-memory).",
-)
-@click.option(
-    "-j",
-    "--workers",
-    type=click.IntRange(min=0),
-    default=None,
-    help="Decoding worker processes (default: CPU cores - 1, at most 16; 0 = in process).",
-)
-@click.option(
-    "--channels-last/--no-channels-last",
-    default=None,
-    help="channels_last memory format (default: on for torch models on the CPU, where it is "
-    "faster; off elsewhere). Recorded: it changes float rounding.",
-)
-@click.option("--compile", "compile_", is_flag=True, help="torch.compile the model first.")
-@click.option(
-    "--limit",
-    type=click.IntRange(min=1),
-    default=None,
-    help="Evaluate a deterministic class-stratified subset of N images (recorded as such).",
-)
-@click.option(
-    "--protocol",
-    type=click.Choice(["center", "10crop", "full"]),
-    default="center",
-    show_default=True,
-    help="center: resize + centre crop; 10crop: corners + centre and mirrors, softmax "
-    "averaged; full: whole image resized to the crop size.",
-)
+@execution_options
 @preprocessing_options
 @runs_dir_option
 @click.option(
@@ -179,14 +131,6 @@ def _without_nproc(args: Sequence[str]) -> list[str]:
     default=None,
     help="--cache writes the preprocessed cache first if missing (see `data cache`); "
     "--no-cache never reads one (default: read a complete one with the same key).",
-)
-@click.option(
-    "--decode",
-    type=click.Choice(["cpu", "gpu"]),
-    default="cpu",
-    show_default=True,
-    help="cpu: the exact Pillow path; gpu: nvJPEG on the CUDA device (pixels differ slightly; "
-    "recorded in the preprocessing).",
 )
 @click.option(
     "--flush-batches",
