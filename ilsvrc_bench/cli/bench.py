@@ -76,19 +76,20 @@ def bench_command(  # noqa: PLR0917 - one parameter per click option
     """
     from ilsvrc_bench.cli.eval import _default_workers
     from ilsvrc_bench.data import open_dataset
-    from ilsvrc_bench.engine.bench import BenchOptions, run_bench
+    from ilsvrc_bench.engine.bench import run_bench
+    from ilsvrc_bench.engine.options import EvalOptions
     from ilsvrc_bench.models import load, resolve
 
-    options = BenchOptions(
+    options = EvalOptions(
         device=device,
-        precision=precision,
+        precision=precision,  # type: ignore[arg-type]
         batch_size=batch_size,
         workers=_default_workers() if workers is None else workers,
         channels_last=channels_last,
         compile=compile_,
         limit=limit,
-        protocol=protocol,
-        decode=decode,
+        protocol=protocol,  # type: ignore[arg-type]
+        decode=decode,  # type: ignore[arg-type]
     )
     spec = resolve(model, weights=weights, preprocessing=preprocessing)
     dataset = open_dataset(data, root=root)

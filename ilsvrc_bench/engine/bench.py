@@ -23,7 +23,7 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -42,31 +42,6 @@ from ilsvrc_bench.models.spec import ModelSpec
 SCHEMA_VERSION = 1
 MIN_MODEL_SECONDS = 2.0
 MIN_MODEL_BATCHES = 3
-
-
-@dataclass(frozen=True)
-class BenchOptions:
-    """The settings of one ``bench``; as ``EvalOptions`` (``channels_last`` None = automatic)."""
-
-    device: str = "auto"
-    precision: str = "fp32"
-    batch_size: int = 64
-    workers: int = 0
-    channels_last: bool | None = None
-    compile: bool = False
-    limit: int | None = None
-    protocol: str = "center"
-    decode: str = "cpu"
-
-    def __post_init__(self) -> None:
-        if self.batch_size < 1:
-            raise UsageError(f"--batch-size must be at least 1, got {self.batch_size}")
-        if self.workers < 0:
-            raise UsageError(f"--workers must be 0 or more, got {self.workers}")
-        if self.limit is not None and self.limit < 1:
-            raise UsageError(f"--limit must be at least 1, got {self.limit}")
-        protocols.n_views(self.protocol)
-        pipeline.decoder_name(self.decode)
 
 
 @dataclass
@@ -115,7 +90,7 @@ def run_bench(
     ref: str,
     dataset: DatasetLike,
     *,
-    options: BenchOptions,
+    options: EvalOptions,
     load: Callable[..., Any],
 ) -> dict[str, Any]:
     """Measure loader, model, end-to-end (and end-to-end from the cache); see the module doc."""
@@ -131,10 +106,8 @@ def run_bench(
     channels_last = _channels_last(options, device, loaded)
     model, notes = _prepare(loaded, options, channels_last)
     cfg = core.PassContext(
-        options=EvalOptions(
-            precision=options.precision,  # type: ignore[arg-type]
-            protocol=options.protocol,  # type: ignore[arg-type]
-            batch_size=options.batch_size,
+        options=replace(
+            options,
             channels_last=channels_last,
             flush_min_seconds=1e9,  # nothing to keep: no flush inside the timed loop
         ),
@@ -174,13 +147,13 @@ def run_bench(
     )
 
 
-def _channels_last(options: BenchOptions, device: torch.device, loaded: Any) -> bool:
+def _channels_last(options: EvalOptions, device: torch.device, loaded: Any) -> bool:
     if options.channels_last is not None:
         return options.channels_last
     return device.type == "cpu" and getattr(loaded, "module", None) is not None
 
 
-def _prepare(loaded: Any, options: BenchOptions, channels_last: bool) -> tuple[Any, list[str]]:
+def _prepare(loaded: Any, options: EvalOptions, channels_last: bool) -> tuple[Any, list[str]]:
     from dataclasses import replace
 
     notes: list[str] = []
@@ -263,7 +236,7 @@ def _summary(
     ref: str,
     spec: ModelSpec,
     dataset: DatasetLike,
-    options: BenchOptions,
+    options: EvalOptions,
     device: torch.device,
     channels_last: bool,
     stages: Sequence[Timing | None],
