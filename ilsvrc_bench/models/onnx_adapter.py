@@ -101,6 +101,17 @@ def own_weights_only(path: Path, weights: WeightsChoice | None, *, kind: str, al
     raise ModelError(f"{kind} model {path} carries its own weights; --weights does not apply")
 
 
+def model_file(ref: str, weights: WeightsChoice | None, *, kind: str, alias: str) -> Path:
+    """The model file ``ref`` names, resolved; refused when missing, a folder, or given
+    ``--weights`` (a model file carries its own)."""
+    path = Path(ref).expanduser().resolve()
+    own_weights_only(path, weights, kind=kind, alias=alias)
+    if not path.is_file():
+        what = "is a directory" if path.is_dir() else "does not exist"
+        raise ModelError(f"{kind} model file {path} {what}")
+    return path
+
+
 def spec_for(
     ref: str,
     *,
@@ -108,11 +119,7 @@ def spec_for(
     preprocessing: PreprocessingOverrides = NO_OVERRIDES,
 ) -> ModelSpec:
     """The spec of an ONNX file (opened once with onnxruntime to check its input and output)."""
-    path = Path(ref).expanduser().resolve()
-    own_weights_only(path, weights, kind="ONNX", alias=ONNX_WEIGHTS)
-    if not path.is_file():
-        what = "is a directory" if path.is_dir() else "does not exist"
-        raise ModelError(f"ONNX model file {path} {what}")
+    path = model_file(ref, weights, kind="ONNX", alias=ONNX_WEIGHTS)
     size, num_outputs = _check_io(path, _session(path, ["CPUExecutionProvider"]))
     base = Preprocessing()
     if size is not None and size != base.crop_size:

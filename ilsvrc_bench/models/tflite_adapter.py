@@ -30,7 +30,7 @@ from ilsvrc_bench.models import tflite_metadata
 from ilsvrc_bench.models import weights as wts
 from ilsvrc_bench.models.choices import NO_OVERRIDES, PreprocessingOverrides, WeightsChoice
 from ilsvrc_bench.models.loaded import LoadedModel
-from ilsvrc_bench.models.onnx_adapter import own_weights_only
+from ilsvrc_bench.models.onnx_adapter import model_file
 from ilsvrc_bench.models.spec import ModelSpec, Preprocessing, WeightsSpec
 
 if TYPE_CHECKING:
@@ -239,11 +239,7 @@ def spec_for(
     preprocessing: PreprocessingOverrides = NO_OVERRIDES,
 ) -> ModelSpec:
     """The spec of a TFLite file (opened once with the runtime to check its input and output)."""
-    path = Path(ref).expanduser().resolve()
-    own_weights_only(path, weights, kind="TFLite", alias=TFLITE_WEIGHTS)
-    if not path.is_file():
-        what = "is a directory" if path.is_dir() else "does not exist"
-        raise ModelError(f"TFLite model file {path} {what}")
+    path = model_file(ref, weights, kind="TFLite", alias=TFLITE_WEIGHTS)
     layout = _inspect(path, _open(path))
     base, notes = _default_preprocessing(path, layout)
     if preprocessing.resize_size is not None and preprocessing.central_fraction is None:
