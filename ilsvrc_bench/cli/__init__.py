@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 import traceback
 import warnings
 from typing import Any
@@ -103,6 +104,12 @@ def _with_terminal_options(command: click.Command) -> click.Command:
     return command
 
 
+def _torchrun_rank() -> bool:
+    """Whether this process is one rank of a torchrun (or ``eval --nproc``) job that has
+    imported torch.distributed."""
+    return "RANK" in os.environ and "torch.distributed" in sys.modules
+
+
 class LazyGroup(click.Group):
     """A group that imports a subcommand's module only when that subcommand is used."""
 
@@ -117,6 +124,19 @@ class LazyGroup(click.Group):
         command = getattr(importlib.import_module(module_name), attr)
         assert isinstance(command, click.Command)
         return _with_terminal_options(command)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().main(*args, **kwargs)
+        except SystemExit as exc:
+            if _torchrun_rank() and (exc.code is None or isinstance(exc.code, int)):
+                # A torchrun rank ends here, its results written and printed: skip the
+                # interpreter's teardown, where torch.distributed's C++ threads can abort the
+                # process (SIGABRT) and turn a finished run (or a model error) into a crash.
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(exc.code or 0)
+            raise
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
