@@ -12,7 +12,7 @@ from ilsvrc_bench.cli.options import format_option, runs_dir_option, writable_fi
 from ilsvrc_bench.errors import ExitCode, IlsvrcBenchError
 
 if TYPE_CHECKING:
-    from ilsvrc_bench.reports.check import Verdict
+    from ilsvrc_bench.reports.verdict import Verdict
 
 
 def _class_names() -> dict[int, str] | None:

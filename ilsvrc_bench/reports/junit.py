@@ -5,7 +5,7 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 
 from ilsvrc_bench.errors import IlsvrcBenchError
-from ilsvrc_bench.reports.check import Verdict
+from ilsvrc_bench.reports.verdict import Verdict
 
 
 def verdict_junit(verdict: Verdict, *, time_s: float = 0.0) -> str:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from ilsvrc_bench.errors import IlsvrcBenchError
 from ilsvrc_bench.output import to_markdown
-from ilsvrc_bench.reports.check import Verdict
 from ilsvrc_bench.reports.sides import Side
+from ilsvrc_bench.reports.verdict import Verdict
 
 MAX_FLIPS_SHOWN = 20
 

@@ -1,7 +1,7 @@
 """Runs: the versioned run record, the files of a run directory, and many runs as a DataFrame.
 
-- :mod:`ilsvrc_bench.runs.record`: the schema (:class:`RunRecord` and its typed parts) and its
-  one flat row;
+- :mod:`ilsvrc_bench.runs.record`: the schema (:class:`RunRecord`, versioned) and its one flat
+  row; :mod:`ilsvrc_bench.runs.parts`: the record's typed parts (model, weights, data, counts);
 - :mod:`ilsvrc_bench.runs.files`: run directories on disk (write durably, read, find);
 - :mod:`ilsvrc_bench.runs.catalogue`: every run of a runs directory as a DataFrame.
 
@@ -31,12 +31,8 @@ from ilsvrc_bench.runs.files import (
     write_parquet,
     write_record,
 )
-from ilsvrc_bench.runs.record import (
+from ilsvrc_bench.runs.parts import (
     DEFAULT_LEVEL,
-    ROW_COLUMNS,
-    SCHEMA_VERSION,
-    STATUS_COMPLETE,
-    STATUS_RUNNING,
     BlacklistExcluded,
     Counts,
     DataIdentity,
@@ -49,10 +45,16 @@ from ilsvrc_bench.runs.record import (
     NonfiniteImage,
     RankTiming,
     ReferenceInfo,
-    RunRecord,
     Timings,
     UnreadableImage,
     WeightsIdentity,
+)
+from ilsvrc_bench.runs.record import (
+    ROW_COLUMNS,
+    SCHEMA_VERSION,
+    STATUS_COMPLETE,
+    STATUS_RUNNING,
+    RunRecord,
     counts_columns,
 )
 

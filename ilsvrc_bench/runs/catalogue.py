@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING
 
 from ilsvrc_bench.errors import RunError
 from ilsvrc_bench.runs.files import iter_run_dirs, read_record
-from ilsvrc_bench.runs.record import DEFAULT_LEVEL, ROW_COLUMNS
+from ilsvrc_bench.runs.parts import DEFAULT_LEVEL
+from ilsvrc_bench.runs.record import ROW_COLUMNS
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -1,0 +1,225 @@
+"""Building a cache: reserve the space, decode the pending chunks, make each durable, then
+write ``cache.json`` last. A killed writer resumes from the chunks already listed."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from ilsvrc_bench.engine.cache.layout import (
+    CHUNKS,
+    DIGEST_BYTES,
+    DONE,
+    HASHES,
+    PLAN,
+    VIEWS,
+    CachePlan,
+    done_chunks,
+    file_size,
+    read_done,
+    same_plan,
+)
+from ilsvrc_bench.engine.loader import DatasetLike, ImageViews, collate
+from ilsvrc_bench.errors import DataError, RunError
+from ilsvrc_bench.models.spec import Preprocessing
+
+
+def build(
+    dataset: DatasetLike,
+    prep: Preprocessing,
+    p: CachePlan,
+    *,
+    workers: int = 0,
+    on_chunk: Callable[[int], None] = lambda n: None,
+    free_bytes: Callable[[Path], int] | None = None,
+) -> int:
+    """Write the cache ``p`` describes, resuming a partial one; returns images decoded now.
+
+    Refuses (``DataError``) before writing when the disk has less free space than the cache
+    still needs. ``on_chunk(n)`` is called after each chunk of ``n`` images is durable.
+    """
+    from filelock import FileLock, Timeout
+
+    if read_done(p) is not None:
+        return 0
+    p.directory.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(p.directory / ".lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise RunError(f"{p.directory}: another process is writing this cache") from None
+    try:
+        return _build_locked(
+            dataset,
+            prep,
+            p,
+            workers=workers,
+            on_chunk=on_chunk,
+            free_bytes=free_bytes or _free_bytes,
+        )
+    finally:
+        lock.release()
+
+
+def _build_locked(
+    dataset: DatasetLike,
+    prep: Preprocessing,
+    p: CachePlan,
+    *,
+    workers: int,
+    on_chunk: Callable[[int], None],
+    free_bytes: Callable[[Path], int],
+) -> int:
+    if not same_plan(p):
+        for name in (VIEWS, HASHES, CHUNKS, DONE):
+            (p.directory / name).unlink(missing_ok=True)
+        _atomic_write(p.directory / PLAN, p.to_json())
+    done = done_chunks(p)
+    _drop_torn_line(p.directory / CHUNKS)
+    _reserve(p, free_bytes)
+    pending = [c for c in range(p.n_chunks) if c not in done]
+    records = sorted(dataset.records, key=lambda r: r.index)
+    if [r.index for r in records] != list(range(p.n_images)):
+        raise DataError(f"{dataset.path}: manifest indices are not 0..{p.n_images - 1}")
+    views_fd = os.open(p.directory / VIEWS, os.O_RDWR)
+    hashes_fd = os.open(p.directory / HASHES, os.O_RDWR)
+    written = 0
+    try:
+        with (p.directory / CHUNKS).open("a", encoding="utf-8") as log:
+            for chunk, batch in _decode_chunks(
+                dataset, records, prep, p, pending=pending, workers=workers
+            ):
+                images = batch.images.numpy()
+                digests = b"".join(hashlib.sha256(v.tobytes()).digest() for v in images)
+                first = int(batch.index[0])
+                _pwrite(views_fd, images.tobytes(), first * p.image_bytes, p)
+                _pwrite(hashes_fd, digests, first * DIGEST_BYTES, p)
+                os.fsync(views_fd)
+                os.fsync(hashes_fd)
+                bad = {
+                    str(int(i)): e
+                    for i, e, ok in zip(batch.index, batch.errors, batch.readable, strict=True)
+                    if not ok
+                }
+                log.write(json.dumps({"chunk": chunk, "unreadable": bad}) + "\n")
+                log.flush()
+                os.fsync(log.fileno())
+                written += len(batch)
+                on_chunk(len(batch))
+    finally:
+        os.close(views_fd)
+        os.close(hashes_fd)
+    _finish(p)
+    return written
+
+
+def _decode_chunks(
+    dataset: DatasetLike,
+    records: Sequence[Any],
+    prep: Preprocessing,
+    p: CachePlan,
+    *,
+    pending: Sequence[int],
+    workers: int,
+) -> Iterator[tuple[int, Any]]:
+    from torch.utils.data import DataLoader
+
+    from ilsvrc_bench.engine.loader import worker_init
+
+    sampler = [
+        list(range(c * p.chunk_images, min((c + 1) * p.chunk_images, p.n_images))) for c in pending
+    ]
+    loader = DataLoader(
+        ImageViews(dataset, records, prep, p.key.protocol),
+        batch_sampler=sampler,
+        num_workers=workers,
+        collate_fn=collate,
+        worker_init_fn=worker_init if workers > 0 else None,
+        prefetch_factor=2 if workers > 0 else None,
+    )
+    yield from zip(pending, loader, strict=True)
+
+
+def _reserve(p: CachePlan, free_bytes: Callable[[Path], int]) -> None:
+    """Make both files full size; refuse first when the disk cannot hold what is still needed."""
+    have = sum(file_size(p.directory / n) for n in (VIEWS, HASHES))
+    need = p.size_bytes - have
+    free = free_bytes(p.directory)
+    if need > free:
+        raise DataError(
+            f"{p.directory}: the cache needs {_gib(need)} more and the disk has {_gib(free)} free; "
+            "free some space or put the data root on a larger disk (--root)"
+        )
+    for name, size in ((VIEWS, p.n_images * p.image_bytes), (HASHES, p.n_images * DIGEST_BYTES)):
+        path = p.directory / name
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            if hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(fd, 0, size)
+            else:  # pragma: no cover - macOS/Windows
+                os.ftruncate(fd, size)
+        except OSError as exc:
+            if exc.errno == errno.ENOSPC:
+                raise DataError(f"{path}: no space left on the disk for the cache") from exc
+            raise DataError(f"{path}: cannot reserve the cache file ({exc.strerror})") from exc
+        finally:
+            os.close(fd)
+
+
+def _pwrite(fd: int, data: bytes, offset: int, p: CachePlan) -> None:
+    view = memoryview(data)
+    while view:
+        try:
+            n = os.pwrite(fd, view, offset)
+        except OSError as exc:
+            raise DataError(f"{p.directory}: cannot write the cache ({exc.strerror})") from exc
+        view, offset = view[n:], offset + n
+
+
+def _finish(p: CachePlan) -> None:
+    done = done_chunks(p)
+    missing = [c for c in range(p.n_chunks) if c not in done]
+    if missing:
+        raise RunError(f"{p.directory}: chunks {missing[:5]} were not written")
+    unreadable: dict[str, str] = {}
+    for chunk_bad in done.values():
+        unreadable.update(chunk_bad)
+    _atomic_write(p.directory / DONE, {**p.to_json(), "unreadable": unreadable})
+
+
+def _drop_torn_line(log: Path) -> None:
+    """Cut a last line left unfinished by a killed writer, so the next line starts clean."""
+    with contextlib.suppress(FileNotFoundError), log.open("r+b") as fh:
+        text = fh.read()
+        if text and not text.endswith(b"\n"):
+            fh.truncate(text.rfind(b"\n") + 1)
+
+
+def _free_bytes(directory: Path) -> int:
+    return shutil.disk_usage(directory).free
+
+
+def _gib(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB"
+
+
+def _atomic_write(path: Path, data: dict[str, Any]) -> None:
+    tmp = path.with_suffix(".tmp")
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(data, fh, indent=1)
+        fh.flush()
+        os.fsync(fh.fileno())
+    tmp.replace(path)
+    with contextlib.suppress(OSError):
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
