@@ -1,8 +1,9 @@
 """Files as ilsvrc-bench writes them: JSON of plain types (NaN as null), written atomically.
 
-:func:`atomic_write_bytes` is the one writer of every file the tool produces (run records,
-predictions, ``-o``, ``--junit``, ``--summary``): a reader never sees half a file, and an
-operating-system error becomes one of the tool's errors naming the file.
+:func:`atomic_writer` is the one writer of every file the tool produces (run records,
+predictions, datasets' manifests, caches' plans, ``-o``, ``--junit``, ``--summary``), mostly
+through :func:`atomic_write_bytes` and :func:`atomic_write_text`: a reader never sees half a
+file, and an operating-system error becomes one of the tool's errors naming the file.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ import contextlib
 import json
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from ilsvrc_bench.errors import IlsvrcBenchError, OutputError
 
@@ -63,20 +64,20 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def atomic_write_bytes(
+@contextlib.contextmanager
+def atomic_writer(
     path: Path,
-    data: bytes,
     *,
-    append: bool = False,
     make_parents: bool = True,
     error: type[IlsvrcBenchError] = OutputError,
-) -> None:
-    """Write ``data`` to ``path`` durably: temp file, fsync, rename, fsync the directory.
+) -> Iterator[BinaryIO]:
+    """A binary file that becomes ``path`` only when the ``with`` block ends without an error.
 
-    ``append`` keeps what ``path`` already holds and adds ``data`` after it. Missing parent
-    folders are made when ``make_parents``. Any :class:`OSError` (disk full, permission, a
-    folder in the way) raises ``error`` naming the file and the reason; an existing ``path`` is
-    then untouched.
+    For files written in pieces (a table, an array) that need not be held in memory twice. The
+    data goes to a temp file beside ``path``, which is fsynced, renamed over ``path``, and its
+    directory fsynced. Missing parent folders are made when ``make_parents``. Any
+    :class:`OSError` (disk full, permission, a folder in the way) raises ``error`` naming the
+    file and the reason; on any failure the temp file is removed and ``path`` is untouched.
     """
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -88,18 +89,37 @@ def atomic_write_bytes(
                 raise error(
                     f"cannot write {path}: {_blocking_file(path)} is not a directory"
                 ) from None
-        if append and path.exists():
-            data = path.read_bytes() + data
         with tmp.open("wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         tmp.replace(path)
-    except OSError as exc:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise error(f"cannot write {path}: {_reason(exc)}") from exc
+        if isinstance(exc, OSError):
+            raise error(f"cannot write {path}: {_reason(exc)}") from exc
+        raise
     _fsync_dir(path.parent)
+
+
+def atomic_write_bytes(
+    path: Path,
+    data: bytes,
+    *,
+    append: bool = False,
+    make_parents: bool = True,
+    error: type[IlsvrcBenchError] = OutputError,
+) -> None:
+    """Write ``data`` to ``path`` durably with :func:`atomic_writer` (same errors).
+
+    ``append`` keeps what ``path`` already holds and adds ``data`` after it.
+    """
+    path = Path(path)
+    with atomic_writer(path, make_parents=make_parents, error=error) as fh:
+        if append and path.exists():
+            fh.write(path.read_bytes())
+        fh.write(data)
 
 
 def atomic_write_text(

@@ -22,7 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
-from ilsvrc_bench import paths
+from ilsvrc_bench import paths, serialize
 from ilsvrc_bench.errors import DataError
 
 SCHEMA_VERSION = 1
@@ -169,7 +169,7 @@ def write_dataset(
     """Write manifest and ``dataset.json`` into ``directory``; returns the manifest SHA-256."""
     body = manifest_lines(records)
     digest = hashlib.sha256(body).hexdigest()
-    (directory / MANIFEST).write_bytes(body)
+    serialize.atomic_write_bytes(directory / MANIFEST, body, error=DataError)
     identity = {
         "schema_version": SCHEMA_VERSION,
         "name": name,
@@ -181,7 +181,8 @@ def write_dataset(
         **(extra or {}),
         "storage": storage.to_json(),
     }
-    (directory / DATASET_JSON).write_text(json.dumps(identity, indent=1) + "\n", encoding="utf-8")
+    text = json.dumps(identity, indent=1) + "\n"
+    serialize.atomic_write_text(directory / DATASET_JSON, text, error=DataError)
     return digest
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ilsvrc_bench import paths
+from ilsvrc_bench import paths, serialize
 from ilsvrc_bench.data.archives import read_members
 from ilsvrc_bench.errors import DataError
 from ilsvrc_bench.synsets import N_CLASSES, index_of
@@ -120,12 +120,11 @@ def read_devkit(archive: Path) -> Devkit:
 
 
 def save_devkit(devkit: Devkit, directory: Path) -> Path:
-    """Write ``devkit.json`` into ``directory`` (a dataset directory or the data root)."""
-    directory.mkdir(parents=True, exist_ok=True)
+    """Write ``devkit.json`` into ``directory`` (a dataset directory or the data root), durably;
+    :class:`DataError` naming the file if it cannot be written."""
     target = directory / DEVKIT_JSON
-    tmp = target.with_name(target.name + ".tmp")
-    tmp.write_text(json.dumps(devkit.to_json(), separators=(",", ":")), encoding="utf-8")
-    tmp.replace(target)
+    text = json.dumps(devkit.to_json(), separators=(",", ":"))
+    serialize.atomic_write_text(target, text, error=DataError)
     return target
 
 

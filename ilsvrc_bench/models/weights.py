@@ -15,11 +15,11 @@ import re
 import warnings
 import zipfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ilsvrc_bench import paths
+from ilsvrc_bench import paths, serialize
 from ilsvrc_bench.errors import ModelError
 
 if TYPE_CHECKING:
@@ -62,13 +62,8 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     except OSError as exc:
         raise ModelError(f"cannot read weights file {file}: {exc.strerror or exc}") from exc
     sha = digest.hexdigest()
-    try:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps({**stamp, "sha256": sha}), encoding="utf-8")
-        tmp.replace(cache)
-    except OSError:
-        pass  # a cache we cannot write only costs time
+    with suppress(ModelError):  # a cache we cannot write only costs time
+        serialize.atomic_write_text(cache, json.dumps({**stamp, "sha256": sha}), error=ModelError)
     return sha
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from ilsvrc_bench import runs
+from ilsvrc_bench import runs, serialize
 from ilsvrc_bench.errors import RunError
 
 SHIFT_SOURCES = ("imagenetv2", "imagenet-r", "imagenet-a", "imagenet-sketch")
@@ -273,11 +273,5 @@ def plot_png(view: RobustnessView, *, size_px: tuple[int, int] = (1200, 520)) ->
 
 
 def write_plot_file(path: Path, png: bytes) -> None:
-    """Write ``png`` to ``path`` atomically; RunError if the disk refuses."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + ".tmp")
-        tmp.write_bytes(png)
-        tmp.replace(path)
-    except OSError as exc:
-        raise RunError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    """Write ``png`` to ``path`` atomically; RunError naming the file if the disk refuses."""
+    serialize.atomic_write_bytes(path, png, error=RunError)

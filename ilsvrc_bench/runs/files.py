@@ -154,20 +154,16 @@ def write_parquet(path: Path, table: Any) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    sink = pa.BufferOutputStream()
-    pq.write_table(table, sink)
-    atomic_write_bytes(path, sink.getvalue().to_pybytes())
+    with serialize.atomic_writer(path, make_parents=False, error=RunError) as fh:
+        pq.write_table(table, pa.PythonFile(fh, mode="w"))
 
 
 def write_logits(path: Path, logits: np.ndarray) -> None:
     """Write float16 logits ``[N, 1000]`` as ``.npy`` durably."""
-    import io
-
     import numpy as np
 
-    buf = io.BytesIO()
-    np.save(buf, np.asarray(logits, dtype=np.float16))
-    atomic_write_bytes(path, buf.getvalue())
+    with serialize.atomic_writer(path, make_parents=False, error=RunError) as fh:
+        np.save(fh, np.asarray(logits, dtype=np.float16))
 
 
 # ---- reading -------------------------------------------------------------------------------------

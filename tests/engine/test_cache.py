@@ -175,6 +175,14 @@ def test_too_small_a_disk_is_refused_before_writing(sample) -> None:
     assert not (target.directory / caches.VIEWS).exists()
 
 
+def test_an_unwritable_cache_file_is_one_line_naming_it(sample) -> None:
+    target = caches.plan(sample, SMALL_PREP, "center")
+    (target.directory / caches.PLAN).mkdir(parents=True)
+    with pytest.raises(DataError, match=r"^cannot write .*/plan\.json: [^\n]*$"):
+        caches.build(sample, SMALL_PREP, target)
+    assert caches.open_complete(target) is None
+
+
 def test_a_damaged_cache_is_an_error_not_a_wrong_number(sample, tmp_path) -> None:
     target = caches.plan(sample, SMALL_PREP, "center")
     caches.build(sample, SMALL_PREP, target)

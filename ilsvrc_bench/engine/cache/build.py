@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ilsvrc_bench import serialize
 from ilsvrc_bench.engine.cache.layout import (
     CHUNKS,
     DIGEST_BYTES,
@@ -80,7 +81,7 @@ def _build_locked(
     if not same_plan(p):
         for name in (VIEWS, HASHES, CHUNKS, DONE):
             (p.directory / name).unlink(missing_ok=True)
-        _atomic_write(p.directory / PLAN, p.to_json())
+        _write_json(p.directory / PLAN, p.to_json())
     done = done_chunks(p)
     _drop_torn_line(p.directory / CHUNKS)
     _reserve(p, free_bytes)
@@ -191,7 +192,7 @@ def _finish(p: CachePlan) -> None:
     unreadable: dict[str, str] = {}
     for chunk_bad in done.values():
         unreadable.update(chunk_bad)
-    _atomic_write(p.directory / DONE, {**p.to_json(), "unreadable": unreadable})
+    _write_json(p.directory / DONE, {**p.to_json(), "unreadable": unreadable})
 
 
 def _drop_torn_line(log: Path) -> None:
@@ -210,16 +211,5 @@ def _gib(n: int) -> str:
     return f"{n / 2**30:.2f} GiB"
 
 
-def _atomic_write(path: Path, data: dict[str, Any]) -> None:
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("w", encoding="utf-8") as fh:
-        json.dump(data, fh, indent=1)
-        fh.flush()
-        os.fsync(fh.fileno())
-    tmp.replace(path)
-    with contextlib.suppress(OSError):
-        dir_fd = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(dir_fd)
-        finally:
-            os.close(dir_fd)
+def _write_json(path: Path, data: dict[str, Any]) -> None:
+    serialize.atomic_write_text(path, serialize.dumps(data), error=DataError)
