@@ -170,11 +170,12 @@ def prepare(  # noqa: PLR0917 - one parameter per click option
 @click.option(
     "--from",
     "origin",
-    type=click.Choice(["official", "hf"]),
+    type=click.Choice(["official", "hf", "kaggle"]),
     default="official",
     show_default=True,
     help="official: image-net.org (or --mirror); hf: the Hugging Face Hub's gated "
-    "ILSVRC/imagenet-1k validation parquet shards.",
+    "ILSVRC/imagenet-1k validation parquet shards; kaggle: the val files of the Kaggle "
+    "competition imagenet-object-localization-challenge (needs the kaggle extra).",
 )
 @click.option(
     "--token",
@@ -193,6 +194,13 @@ def prepare(  # noqa: PLR0917 - one parameter per click option
     help="HTTP header to send, e.g. a cookie or token (repeatable; never logged).",
 )
 @click.option("--retries", default=5, show_default=True, help="Retries without progress.")
+@click.option(
+    "-j",
+    "--jobs",
+    type=click.IntRange(min=1, max=64),
+    default=None,
+    help="Files fetched at once for --from kaggle (default: 16).",
+)
 @click.option("--name", type=NAME, default=None, help="Dataset name (default: ilsvrc2012-val).")
 @md5_options
 @root_option
@@ -203,6 +211,7 @@ def download(  # noqa: PLR0917 - one parameter per click option
     mirror: str | None,
     headers: tuple[tuple[str, str], ...],
     retries: int,
+    jobs: int | None,
     name: str | None,
     md5: tuple[tuple[str, str], ...],
     no_verify: bool,
@@ -213,11 +222,17 @@ def download(  # noqa: PLR0917 - one parameter per click option
     image-net.org needs an account: pass your session with --header 'Cookie: ...', or
     download the files by hand and use `ilsvrc-bench data prepare`. With --from hf the
     validation parquet shards come from the Hugging Face Hub (a token and the dataset's
-    accepted terms are needed), are checked against the Hub's SHA-256 and prepared.
-    """
-    if origin == "hf":
-        from ilsvrc_bench.errors import UsageError
+    accepted terms are needed), are checked against the Hub's SHA-256 and prepared. With
+    --from kaggle the 50,000 val images come one by one from the Kaggle competition (Kaggle
+    credentials and its accepted rules are needed; a rerun fetches only what is missing).
 
+    \b
+    ilsvrc-bench data download --from hf
+    ilsvrc-bench data download --from kaggle -j 16
+    """
+    from ilsvrc_bench.errors import UsageError
+
+    if origin != "official":
         given = [
             flag
             for flag, value in (("--mirror", mirror), ("--header", headers), ("--md5", md5))
@@ -225,6 +240,21 @@ def download(  # noqa: PLR0917 - one parameter per click option
         ]
         if given:
             raise UsageError(f"{', '.join(given)}: only for --from official")
+    if origin != "hf" and (token is not None or revision != "main"):
+        flag = "--token" if token is not None else "--revision"
+        extra = " (use --header for image-net.org)" if origin == "official" else ""
+        raise UsageError(f"{flag}: only for --from hf{extra}")
+    if jobs is not None and origin != "kaggle":
+        raise UsageError("--jobs: only for --from kaggle")
+    if origin == "kaggle":
+        from ilsvrc_bench.data.kaggle import DEFAULT_JOBS, download_kaggle
+
+        with progress_bars() as progress:
+            ds = download_kaggle(root=root, name=name, jobs=jobs or DEFAULT_JOBS, progress=progress)
+        report_problems(ds)
+        show(ds)
+        return
+    if origin == "hf":
         from ilsvrc_bench.data.hub import download_hf
 
         with progress_bars() as progress:
@@ -234,10 +264,6 @@ def download(  # noqa: PLR0917 - one parameter per click option
         report_problems(ds)
         show(ds)
         return
-    if token is not None:
-        from ilsvrc_bench.errors import UsageError
-
-        raise UsageError("--token: only for --from hf (use --header for image-net.org)")
     from ilsvrc_bench.data.download import DEFAULT_BASE_URL, RetryPolicy
     from ilsvrc_bench.data.download import download as download_dataset
 

@@ -1,0 +1,286 @@
+"""``data download --from kaggle`` through the kaggle client, against a stand-in for Kaggle."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from click.testing import CliRunner
+
+from ilsvrc_bench.cli import main
+from ilsvrc_bench.data.kaggle import download_kaggle
+from ilsvrc_bench.errors import DataError
+from ilsvrc_bench.synsets import all_synsets
+from tests.hub.fake_kaggle import Kaggle, serve
+from tests.shifts.layouts import jpeg
+
+pytest.importorskip("kaggle.api.kaggle_api_extended", reason="the kaggle extra is not installed")
+
+WNIDS = [s.wnid for s in all_synsets()]
+VAL = "ILSVRC/Data/CLS-LOC/val"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def competition(images: list[tuple[bytes, str]]) -> dict[str, bytes]:
+    """The competition's files for ``images`` ((JPEG bytes, wnid) each, val numbers 1..n)."""
+    files = {"LOC_synset_mapping.txt": "".join(f"{w} class {w}\n" for w in WNIDS).encode()}
+    lines = ["ImageId,PredictionString"]
+    for i, (data, wnid) in enumerate(images, start=1):
+        image_id = f"ILSVRC2012_val_{i:08d}"
+        lines.append(f"{image_id},{wnid} 10 12 40 38 {wnid} 1 2 30 30 ")
+        files[f"{VAL}/{image_id}.JPEG"] = data
+    files["LOC_val_solution.csv"] = ("\n".join(lines) + "\n").encode()
+    files["LOC_train_solution.csv"] = b"not fetched"
+    return files
+
+
+def image_path(n: int) -> str:
+    return f"{VAL}/ILSVRC2012_val_{n:08d}.JPEG"
+
+
+@pytest.fixture
+def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
+    """Legacy credentials for user alice, no other credential the client could find."""
+    home = tmp_path / "home"
+    home.mkdir()
+    values = {
+        "HOME": str(home),
+        "KAGGLE_API_ENVIRONMENT": "TEST",
+        "KAGGLE_USERNAME": "alice",
+        "KAGGLE_KEY": "alice-key",
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("KAGGLE_API_TOKEN", raising=False)
+    extended = sys.modules["kaggle.api.kaggle_api_extended"]
+    # the client reads its config folder's name once, when imported
+    monkeypatch.setattr(extended.KaggleApi, "config_dir", str(home / ".kaggle"))
+    monkeypatch.setattr(extended.KaggleApi, "config", str(home / ".kaggle" / "kaggle.json"))
+    # the client's back-off between retries (2, 4, 8 s) would only slow the tests
+    quick = {k: getattr(time, k) for k in dir(time) if not k.startswith("_")}
+    monkeypatch.setattr(extended, "time", SimpleNamespace(**{**quick, "sleep": lambda s: None}))
+    return values
+
+
+@pytest.fixture
+def kaggle() -> Kaggle:
+    return Kaggle(competition([(jpeg(i), WNIDS[(i * 37) % 1000]) for i in range(12)]))
+
+
+def download(root: Path, *extra: str) -> tuple[int, str]:
+    result = CliRunner().invoke(
+        main, ["data", "download", "--from", "kaggle", "--root", str(root), *extra]
+    )
+    return result.exit_code, " ".join(result.output.split())
+
+
+def test_download_check_prepare(env: dict[str, str], kaggle: Kaggle, tmp_path: Path) -> None:
+    with serve(kaggle):
+        code, text = download(tmp_path / "root", "-j", "4")
+    assert code == 0, text
+    assert "alice-key" not in text
+    info = json.loads(
+        (tmp_path / "root" / "datasets" / "ilsvrc2012-val-subset-12" / "dataset.json").read_text()
+    )
+    assert (info["source"], info["n_images"]) == ("kaggle", 12)
+    fetched = kaggle.fetched()
+    assert sorted(fetched) == sorted(p for p in kaggle.files if p != "LOC_train_solution.csv")
+    from ilsvrc_bench.data import open_dataset
+
+    ds = open_dataset("ilsvrc2012-val-subset-12", root=tmp_path / "root")
+    labels = {Path(r.path).stem: r.class_index for r in ds.records}
+    assert labels == {f"ILSVRC2012_val_{i + 1:08d}": (i * 37) % 1000 for i in range(12)}
+    target = tmp_path / "root" / "downloads" / "kaggle"
+    assert not list(target.rglob("*.part*"))
+
+
+def test_a_rerun_fetches_only_what_is_missing(
+    env: dict[str, str], kaggle: Kaggle, tmp_path: Path
+) -> None:
+    kaggle.fail_once.add(image_path(7))
+    with serve(kaggle):
+        with pytest.raises(DataError, match=r"HTTP 500.*rerun to resume"):
+            download_kaggle(root=tmp_path / "root", jobs=1)
+        first = len(kaggle.fetched())
+        assert 0 < first < 14
+        ds = download_kaggle(root=tmp_path / "root", jobs=1)
+    assert ds.n_images == 12
+    again = kaggle.fetched()[first:]
+    assert image_path(7) in again and len(again) == 14 - first, again
+
+
+def test_a_dropped_connection_is_resumed_by_the_client(
+    env: dict[str, str], kaggle: Kaggle, tmp_path: Path
+) -> None:
+    kaggle.cut_once.add(image_path(3))
+    with serve(kaggle):
+        ds = download_kaggle(root=tmp_path / "root", jobs=2)
+    assert ds.n_images == 12
+    assert kaggle.fetched().count(image_path(3)) == 2
+
+
+@pytest.mark.parametrize(
+    ("fault", "why"),
+    [("corrupt", "MD5 differs"), ("short", "bytes, but Kaggle announced")],
+)
+def test_a_damaged_file_is_deleted_never_prepared(
+    env: dict[str, str], kaggle: Kaggle, tmp_path: Path, fault: str, why: str
+) -> None:
+    getattr(kaggle, fault).add(image_path(5))
+    with serve(kaggle):
+        code, text = download(tmp_path / "root")
+        assert code == 3 and why in text and "ILSVRC2012_val_00000005.JPEG" in text, text
+        assert "1 of 12 files" in text and "rerun" in text
+        target = tmp_path / "root" / "downloads" / "kaggle" / VAL
+        assert not list(target.glob("ILSVRC2012_val_00000005*"))
+        assert len(list(target.glob("*.JPEG"))) == 11
+        assert not list((tmp_path / "root").glob("datasets/*/dataset.json"))
+        getattr(kaggle, fault).clear()
+        code, text = download(tmp_path / "root")
+    assert code == 0, text
+    assert kaggle.fetched().count(image_path(5)) == 2
+
+
+def test_not_a_jpeg_is_refused(env: dict[str, str], kaggle: Kaggle, tmp_path: Path) -> None:
+    kaggle.files[image_path(2)] = b"<html>Sign in to continue</html>"
+    with serve(kaggle):
+        code, text = download(tmp_path / "root")
+    assert code == 3 and "not a JPEG" in text, text
+
+
+def test_no_credentials_says_how_to_get_them(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("KAGGLE_USERNAME")
+    monkeypatch.delenv("KAGGLE_KEY")
+    code, text = download(tmp_path / "root")
+    assert code == 3, text
+    assert "no Kaggle credentials" in text and "KAGGLE_API_TOKEN" in text
+    assert "KAGGLE_USERNAME" in text and "kaggle.json" in text
+    assert "Traceback" not in text and "Authentication required" not in text
+
+
+def test_credentials_from_kaggle_json(
+    env: dict[str, str], kaggle: Kaggle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.delenv("KAGGLE_USERNAME")
+    monkeypatch.delenv("KAGGLE_KEY")
+    config = Path(env["HOME"]) / ".kaggle" / "kaggle.json"
+    config.parent.mkdir()
+    config.write_text(json.dumps({"username": "alice", "key": "alice-key"}))
+    config.chmod(0o600)
+    with serve(kaggle):
+        ds = download_kaggle(root=tmp_path / "root", jobs=2)
+    assert ds.n_images == 12
+
+
+def test_a_wrong_key_is_refused(
+    env: dict[str, str], kaggle: Kaggle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("KAGGLE_KEY", "stale-key")
+    with serve(kaggle):
+        code, text = download(tmp_path / "root")
+    assert code == 3 and "refused the credentials (HTTP 401)" in text, text
+    assert "stale-key" not in text
+
+
+def test_rules_not_accepted(env: dict[str, str], kaggle: Kaggle, tmp_path: Path) -> None:
+    kaggle.rules_not_accepted.add("alice")
+    with serve(kaggle):
+        code, text = download(tmp_path / "root")
+    assert code == 3, text
+    assert "HTTP 403" in text
+    assert (
+        "accept the rules at https://www.kaggle.com/competitions/"
+        "imagenet-object-localization-challenge/rules" in text
+    )
+
+
+def test_kaggle_unreachable(env: dict[str, str], tmp_path: Path) -> None:
+    """Nothing listens on port 7777 (the lock keeps the stand-in of other tests away)."""
+    from filelock import FileLock
+
+    from tests.hub.fake_kaggle import LOCK
+
+    with FileLock(LOCK):
+        code, text = download(tmp_path / "root")
+    assert code == 3, text
+    assert "cannot reach Kaggle at http://localhost:7777" in text and "rerun" in text
+
+
+def test_extra_not_installed(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for module in [m for m in sys.modules if m == "kaggle" or m.startswith("kaggle.")]:
+        monkeypatch.delitem(sys.modules, module)
+    monkeypatch.setitem(sys.modules, "kaggle", None)  # import kaggle raises ImportError
+    code, text = download(tmp_path / "root")
+    assert code == 3, text
+    assert "pip install 'ilsvrc-bench[kaggle]'" in text
+
+
+def test_unwritable_root_is_named(env: dict[str, str], kaggle: Kaggle, tmp_path: Path) -> None:
+    root = tmp_path / "root"
+    root.mkdir()
+    (root / "downloads").write_text("a file where the folder goes")
+    code, text = download(root)
+    assert code == 3 and f"{root / 'downloads' / 'kaggle'}: cannot create" in text, text
+
+
+def test_jobs_only_for_kaggle(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["data", "download", "-j", "4", "--root", str(tmp_path)])
+    assert result.exit_code == 2 and "only for --from kaggle" in " ".join(result.output.split())
+    result = CliRunner().invoke(
+        main, ["data", "download", "--from", "kaggle", "--token", "t", "--root", str(tmp_path)]
+    )
+    assert result.exit_code == 2 and "--token: only for --from hf" in " ".join(
+        result.output.split()
+    )
+
+
+@pytest.mark.slow
+def test_a_killed_download_leaves_no_partial_image(
+    env: dict[str, str], kaggle: Kaggle, tmp_path: Path
+) -> None:
+    """kill -9 while an image is half written: the rerun fetches it whole and only what is
+    missing; the half file was never given its final name."""
+    root = tmp_path / "root"
+    stalled = image_path(6)
+    kaggle.stall.add(stalled)
+    part = root / "downloads" / "kaggle" / f"{stalled}.part"
+    command = [sys.executable, "-m", "ilsvrc_bench", "-q", "data", "download", "--from", "kaggle"]
+    with serve(kaggle):
+        proc = subprocess.Popen(
+            [*command, "--root", str(root), "-j", "1"],
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            cwd=REPO,
+        )
+        deadline = time.monotonic() + 120
+        while not part.is_file() and time.monotonic() < deadline:
+            assert proc.poll() is None, "the download ended before it was killed"
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait()
+        assert part.is_file() and not (root / "downloads" / "kaggle" / stalled).exists()
+        kaggle.stall.clear()
+        before = len(kaggle.fetched())
+        ds = download_kaggle(root=root, jobs=3)
+    assert ds.n_images == 12
+    assert sorted(kaggle.fetched()[before:]) == [image_path(n) for n in range(6, 13)]
+    assert not part.exists()
+
+
+@pytest.mark.realdata
+def test_real_photos_through_kaggle(env: dict[str, str], real_images: Path, tmp_path: Path) -> None:
+    files = sorted(real_images.glob("*.JPEG"))
+    kaggle = Kaggle(competition([(f.read_bytes(), f.name.split("_")[0]) for f in files]))
+    with serve(kaggle):
+        ds = download_kaggle(root=tmp_path / "root", jobs=8)
+    assert ds.n_images == 200 and ds.n_classes == 200
+    assert sorted(r.class_index for r in ds.records) == list(range(0, 1000, 5))
