@@ -26,7 +26,7 @@ import os
 import queue
 import re
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
@@ -137,20 +137,6 @@ def _new_client(api: Any) -> Any:
         api_token=config.get(api.CONFIG_NAME_TOKEN),
         user_agent=f"ilsvrc-bench/{__version__}",
     )
-
-
-@contextlib.contextmanager
-def _clients(api: Any, n: int) -> Iterator[queue.Queue[Any]]:
-    """``n`` clients (one HTTP session each) for the workers to borrow, closed at the end."""
-    pool: queue.Queue[Any] = queue.Queue()
-    made = [_new_client(api) for _ in range(n)]
-    for client in made:
-        pool.put(client)
-    try:
-        yield pool
-    finally:
-        for client in made:
-            client.__exit__(None, None, None)
 
 
 def _kaggle_error(exc: BaseException, what: str, path: Path | None = None) -> DataError:
@@ -323,7 +309,66 @@ def _remove_parts(folder: Path) -> None:
     """``.part`` files a killed run left; never read, removed before fetching again."""
     if folder.is_dir():
         for part in folder.glob(f"*{PART}"):
-            part.unlink(missing_ok=True)
+            if part.is_file():  # anything else in the way fails its download, naming it
+                part.unlink(missing_ok=True)
+
+
+class Fetcher:
+    """Fetches competition files into ``target`` on up to ``jobs`` threads (one client each).
+
+    It signs in when first started, so a rerun with every file present needs no credentials.
+    """
+
+    def __init__(self, target: Path, jobs: int) -> None:
+        self.target, self.jobs = target, jobs
+        self._api: Any = None
+        self._made: list[Any] = []
+        self._idle: queue.Queue[Any] = queue.Queue()
+
+    def start(self) -> None:
+        if self._api is None:
+            self._api = authenticate()
+            self._made = [_new_client(self._api) for _ in range(self.jobs)]
+            for client in self._made:
+                self._idle.put(client)
+
+    def __call__(self, file_name: str) -> Path:
+        client = self._idle.get()
+        try:
+            return fetch_file(self._api, client, file_name, self.target)
+        finally:
+            self._idle.put(client)
+
+    def close(self) -> None:
+        for client in self._made:
+            client.__exit__(None, None, None)
+
+
+def _fetch_val(fetch: Fetcher, *, progress: Progress | None) -> None:
+    """The two small files, then every val image the solution names that is not there yet."""
+    target = fetch.target
+    _remove_parts(target)
+    _remove_parts(target / KAGGLE_VAL)
+    for small in (SYNSET_MAPPING, KAGGLE_SOLUTION):
+        if not (target / small).is_file():
+            fetch.start()
+            fetch(small)
+    check_mapping(target / SYNSET_MAPPING)
+    missing = [
+        f"{KAGGLE_VAL.as_posix()}/{i}.JPEG"
+        for i in image_ids(target / KAGGLE_SOLUTION)
+        if not (target / KAGGLE_VAL / f"{i}.JPEG").is_file()
+    ]
+    if not missing:
+        return
+    fetch.start()
+    damaged = _fetch_all(fetch, missing, jobs=fetch.jobs, progress=progress)
+    if damaged:
+        raise DataError(
+            f"{len(damaged)} of {len(missing)} files did not match what Kaggle announced "
+            f"and were deleted (first: {damaged[0].path}: {damaged[0].problem}); rerun to "
+            "fetch them again"
+        )
 
 
 def download_kaggle(
@@ -338,36 +383,13 @@ def download_kaggle(
 
     if jobs < 1:
         raise UsageError(f"--jobs {jobs}: give at least 1")
-    api = authenticate()
     root_dir = paths.data_root(root)
     target = root_dir / "downloads" / KAGGLE_DIR
     _writable(target)
-    with root_lock(root_dir), _clients(api, jobs) as clients:
-
-        def fetch(file_name: str) -> Path:
-            client = clients.get()
-            try:
-                return fetch_file(api, client, file_name, target)
-            finally:
-                clients.put(client)
-
-        _remove_parts(target)
-        _remove_parts(target / KAGGLE_VAL)
-        for small in (SYNSET_MAPPING, KAGGLE_SOLUTION):
-            if not (target / small).is_file():
-                fetch(small)
-        check_mapping(target / SYNSET_MAPPING)
-        ids = image_ids(target / KAGGLE_SOLUTION)
-        missing = [
-            f"{KAGGLE_VAL.as_posix()}/{i}.JPEG"
-            for i in ids
-            if not (target / KAGGLE_VAL / f"{i}.JPEG").is_file()
-        ]
-        damaged = _fetch_all(fetch, missing, jobs=jobs, progress=progress)
-        if damaged:
-            raise DataError(
-                f"{len(damaged)} of {len(missing)} files did not match what Kaggle announced "
-                f"and were deleted (first: {damaged[0].path}: {damaged[0].problem}); rerun to "
-                "fetch them again"
-            )
+    with root_lock(root_dir):
+        fetch = Fetcher(target, jobs)
+        try:
+            _fetch_val(fetch, progress=progress)
+        finally:
+            fetch.close()
     return prepare([target], root=root, name=name, fmt="kaggle", progress=progress)

@@ -33,11 +33,15 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 
+from ilsvrc_bench.synsets import all_synsets
+
 PORT = 7777
 COMPETITION = "imagenet-object-localization-challenge"
 DOWNLOAD = "/api/v1/competitions.CompetitionApiService/DownloadDataFile"
 SECRET = b"storage-signing-key"
 LOCK = Path(tempfile.gettempdir()) / "ilsvrc-bench-fake-kaggle-7777.lock"
+VAL = "ILSVRC/Data/CLS-LOC/val"
+WNIDS = [s.wnid for s in all_synsets()]
 
 
 @dataclass
@@ -50,6 +54,7 @@ class Kaggle:
     short: set[str] = field(default_factory=set)  # chunked, no Content-Length, a byte short
     cut_once: set[str] = field(default_factory=set)  # connection dropped midway once
     stall: set[str] = field(default_factory=set)  # half sent, then the server waits
+    latency: float = 0.0  # seconds before each answer (a network's round trip)
     log: list[tuple[str, str]] = field(default_factory=list)  # (POST|GET, competition path)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -60,6 +65,19 @@ class Kaggle:
     def record(self, method: str, path: str) -> None:
         with self.lock:
             self.log.append((method, path))
+
+
+def competition(images: list[tuple[bytes, str]]) -> dict[str, bytes]:
+    """The competition's files for ``images`` ((JPEG bytes, wnid) each, val numbers 1..n)."""
+    files = {"LOC_synset_mapping.txt": "".join(f"{w} class {w}\n" for w in WNIDS).encode()}
+    lines = ["ImageId,PredictionString"]
+    for i, (data, wnid) in enumerate(images, start=1):
+        image_id = f"ILSVRC2012_val_{i:08d}"
+        lines.append(f"{image_id},{wnid} 10 12 40 38 {wnid} 1 2 30 30 ")
+        files[f"{VAL}/{image_id}.JPEG"] = data
+    files["LOC_val_solution.csv"] = ("\n".join(lines) + "\n").encode()
+    files["LOC_train_solution.csv"] = b"not fetched"
+    return files
 
 
 def _sign(path: str) -> str:
@@ -95,6 +113,7 @@ def _handler(kaggle: Kaggle) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            time.sleep(kaggle.latency)
             if urlsplit(self.path).path != DOWNLOAD:
                 self._json_error(404, "Not found")
                 return
@@ -123,6 +142,7 @@ def _handler(kaggle: Kaggle) -> type[BaseHTTPRequestHandler]:
                 self._reply(302, b"", {"Location": url})
 
         def do_GET(self) -> None:
+            time.sleep(kaggle.latency)
             parts = urlsplit(self.path)
             name = unquote(parts.path.removeprefix("/storage/"))
             sig = parse_qs(parts.query).get("sig", [""])[0]

@@ -16,28 +16,12 @@ from click.testing import CliRunner
 from ilsvrc_bench.cli import main
 from ilsvrc_bench.data.kaggle import download_kaggle
 from ilsvrc_bench.errors import DataError
-from ilsvrc_bench.synsets import all_synsets
-from tests.hub.fake_kaggle import Kaggle, serve
+from tests.hub.fake_kaggle import VAL, WNIDS, Kaggle, competition, serve
 from tests.shifts.layouts import jpeg
 
 pytest.importorskip("kaggle.api.kaggle_api_extended", reason="the kaggle extra is not installed")
 
-WNIDS = [s.wnid for s in all_synsets()]
-VAL = "ILSVRC/Data/CLS-LOC/val"
 REPO = Path(__file__).resolve().parents[2]
-
-
-def competition(images: list[tuple[bytes, str]]) -> dict[str, bytes]:
-    """The competition's files for ``images`` ((JPEG bytes, wnid) each, val numbers 1..n)."""
-    files = {"LOC_synset_mapping.txt": "".join(f"{w} class {w}\n" for w in WNIDS).encode()}
-    lines = ["ImageId,PredictionString"]
-    for i, (data, wnid) in enumerate(images, start=1):
-        image_id = f"ILSVRC2012_val_{i:08d}"
-        lines.append(f"{image_id},{wnid} 10 12 40 38 {wnid} 1 2 30 30 ")
-        files[f"{VAL}/{image_id}.JPEG"] = data
-    files["LOC_val_solution.csv"] = ("\n".join(lines) + "\n").encode()
-    files["LOC_train_solution.csv"] = b"not fetched"
-    return files
 
 
 def image_path(n: int) -> str:
@@ -113,6 +97,39 @@ def test_a_rerun_fetches_only_what_is_missing(
     assert ds.n_images == 12
     again = kaggle.fetched()[first:]
     assert image_path(7) in again and len(again) == 14 - first, again
+
+
+def test_once_complete_a_rerun_needs_no_kaggle(
+    env: dict[str, str], kaggle: Kaggle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    with serve(kaggle):
+        download_kaggle(root=tmp_path / "root", jobs=2)
+    monkeypatch.delenv("KAGGLE_USERNAME")  # and nothing listens on the port any more
+    ds = download_kaggle(root=tmp_path / "root", name="again", jobs=2)
+    assert (ds.name, ds.n_images) == ("again", 12)
+
+
+@pytest.mark.parametrize(
+    ("name", "bad", "why"),
+    [
+        (
+            "LOC_val_solution.csv",
+            b"ImageId,PredictionString\n../../x,n01440764 1 2 3 4\n",
+            "not an ImageId",
+        ),
+        ("LOC_val_solution.csv", b"id,label\n", "expected the header"),
+        ("LOC_synset_mapping.txt", b"n01443537 goldfish\nn01440764 tench\n", "sorted order"),
+    ],
+)
+def test_a_hostile_competition_file_is_refused(
+    env: dict[str, str], kaggle: Kaggle, tmp_path: Path, name: str, bad: bytes, why: str
+) -> None:
+    kaggle.files[name] = bad
+    with serve(kaggle):
+        code, text = download(tmp_path / "root")
+    assert code == 3 and why in text and name in text, text
+    assert not [p for p in kaggle.fetched() if p.startswith(VAL)]
+    assert not (tmp_path / "x").exists()
 
 
 def test_a_dropped_connection_is_resumed_by_the_client(
