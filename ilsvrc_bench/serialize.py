@@ -64,6 +64,14 @@ def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
+def _in_place(path: Path) -> bool:
+    """Whether ``path`` is a device or pipe (``/dev/null``, ``/dev/full``, ``/dev/stdout``, a
+    FIFO) that a rename would replace instead of writing into."""
+    if path.is_symlink() and str(path).startswith("/dev/"):  # /dev/stdout -> /proc/self/fd/1
+        return True
+    return path.exists() and not path.is_file()
+
+
 @contextlib.contextmanager
 def atomic_writer(
     path: Path,
@@ -80,6 +88,16 @@ def atomic_writer(
     file and the reason; on any failure the temp file is removed and ``path`` is untouched.
     """
     path = Path(path)
+    if _in_place(path):
+        try:
+            with path.open("ab") as fh:  # a device or pipe: written into, never replaced
+                yield fh
+                fh.flush()
+        except OSError as exc:
+            raise error(f"cannot write {path}: {_reason(exc)}") from exc
+        return
+    if path.is_symlink():  # a link to a file: the file it names is written, the link kept
+        path = path.resolve()
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         if make_parents:
@@ -117,7 +135,7 @@ def atomic_write_bytes(
     """
     path = Path(path)
     with atomic_writer(path, make_parents=make_parents, error=error) as fh:
-        if append and path.exists():
+        if append and path.is_file() and not _in_place(path):
             fh.write(path.read_bytes())
         fh.write(data)
 
