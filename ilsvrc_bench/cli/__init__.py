@@ -5,6 +5,7 @@ Subcommands are imported lazily, so ``ilsvrc-bench --help`` never imports torch.
 
 from __future__ import annotations
 
+import errno
 import importlib
 import os
 import sys
@@ -44,6 +45,7 @@ class CliError(click.ClickException):
         output.error(click.unstyle(self.format_message()))
 
 
+STDOUT_ERRNOS = (errno.EPIPE, errno.ENOSPC, errno.EIO, errno.EFBIG)
 TERMINAL = "ilsvrc_bench.terminal"
 CONFIGURED = "ilsvrc_bench.terminal.configured"
 
@@ -147,6 +149,15 @@ class LazyGroup(click.Group):
             raise CliError(str(exc), int(exc.exit_code)) from exc
         except KeyboardInterrupt as exc:
             raise CliError("interrupted", int(ExitCode.INTERRUPTED)) from exc
+        except OSError as exc:
+            if exc.filename is not None or exc.errno not in STDOUT_ERRNOS:
+                raise
+            # stdout is a full disk (> /dev/full) or a pipe its reader closed (| head): say so
+            # once, and send what is still buffered nowhere so shutdown adds no traceback
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise CliError(
+                f"cannot write to stdout: {exc.strerror or exc}", int(ExitCode.RUNTIME)
+            ) from exc
 
 
 @click.group(

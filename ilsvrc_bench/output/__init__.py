@@ -12,9 +12,11 @@ read as rich markup.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import math
+import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -54,6 +56,14 @@ SHORT_CELL = 16  # words up to this long are never broken in a table fitted to a
 WIDE_WIDTH = 400  # --wide: wide enough for any table's natural width
 
 
+class _ResultConsole(Console):
+    """The stdout console: a closed pipe is an error the CLI reports (exit 5), not rich's
+    silent exit 1, which ``check`` keeps for "regression found"."""
+
+    def on_broken_pipe(self) -> None:
+        raise BrokenPipeError(errno.EPIPE, os.strerror(errno.EPIPE))
+
+
 def configure(*, color: bool = True, quiet: bool = False, verbose: int = 0) -> None:
     """Set how the consoles behave; called once by the CLI root."""
     _settings.color, _settings.quiet, _settings.verbose = color, quiet, verbose
@@ -71,7 +81,9 @@ def is_quiet() -> bool:
 def out() -> Console:
     """The console for results (stdout)."""
     if "out" not in _consoles:
-        _consoles["out"] = Console(no_color=not _settings.color, highlight=False, soft_wrap=False)
+        _consoles["out"] = _ResultConsole(
+            no_color=not _settings.color, highlight=False, soft_wrap=False
+        )
     return _consoles["out"]
 
 
@@ -230,7 +242,7 @@ def print_table(table: Table, *, wide: bool = False) -> None:
     if not wide:
         out().print(table)
         return
-    Console(width=WIDE_WIDTH, no_color=not _settings.color, highlight=False).print(table)
+    _ResultConsole(width=WIDE_WIDTH, no_color=not _settings.color, highlight=False).print(table)
 
 
 def render(
