@@ -21,6 +21,7 @@ from ilsvrc_bench.engine.options import EvalOptions
 from ilsvrc_bench.engine.store import TOPK, PredictionStore, Rows
 from ilsvrc_bench.errors import DataError, IlsvrcBenchError, ModelError, RunError
 from ilsvrc_bench.models.spec import Preprocessing
+from ilsvrc_bench.runs import compact_logits
 
 N_CLASSES = 1000
 
@@ -180,7 +181,7 @@ def _predict(
         top = topk(scores, TOPK)
         pred = top.cpu().numpy().astype(np.int64)
         prob = probs.gather(1, top).cpu().numpy().astype(np.float32)
-        logits = kept.cpu().numpy().astype(np.float16) if cfg.options.save_logits else None
+        logits = compact_logits(kept.cpu().numpy()) if cfg.options.save_logits else None
     bad = ~readable | ~finite
     pred[bad] = -1
     prob[bad] = 0.0

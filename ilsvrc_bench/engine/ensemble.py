@@ -69,6 +69,11 @@ def _load(run_dir: Path) -> Member:
         raise DataError(
             f"{run_dir / runs.LOGITS}: shape {logits.shape}, expected ({len(table)}, 1000)"
         )
+    if not np.isfinite(logits).any():
+        raise DataError(
+            f"{run_dir / runs.LOGITS}: no finite logit (NaN or inf everywhere); "
+            "an ensemble with this member would silently be the others alone"
+        )
     return Member(run_dir, record, table, logits)
 
 

@@ -7,7 +7,8 @@ A run directory ``<runs_dir>/<run_id>/`` holds:
 ``predictions.parquet``
     One row per manifest image, in manifest order (see :data:`PREDICTION_COLUMNS`).
 ``logits.npy``
-    Optional (``--save-logits``): float16 ``[N, 1000]`` logits, rows in the order of
+    Optional (``--save-logits``): float16 ``[N, 1000]`` logits (float32 if one is beyond
+    float16's range), rows in the order of
     ``predictions.parquet``, columns in sorted-wnid class order.
 ``chunks/``
     Only while a run is incomplete: durable chunk files the engine appends and ``--resume``
@@ -158,12 +159,27 @@ def write_parquet(path: Path, table: Any) -> None:
         pq.write_table(table, pa.PythonFile(fh, mode="w"))
 
 
+FLOAT16_MAX = 65504.0
+
+
+def compact_logits(logits: Any) -> np.ndarray:
+    """``logits`` as float16, or float32 when a finite one lies beyond float16's range (65,504):
+    a model whose logits run into the hundreds of thousands keeps them rather than storing inf."""
+    import numpy as np
+
+    wide = np.asarray(logits, dtype=np.float32)
+    finite = np.abs(wide[np.isfinite(wide)])
+    if finite.size and float(finite.max()) > FLOAT16_MAX:
+        return wide
+    return wide.astype(np.float16)
+
+
 def write_logits(path: Path, logits: np.ndarray) -> None:
-    """Write float16 logits ``[N, 1000]`` as ``.npy`` durably."""
+    """Write ``[N, 1000]`` logits as ``.npy`` durably (float16, see :func:`compact_logits`)."""
     import numpy as np
 
     with serialize.atomic_writer(path, make_parents=False, error=RunError) as fh:
-        np.save(fh, np.asarray(logits, dtype=np.float16))
+        np.save(fh, compact_logits(logits))
 
 
 # ---- reading -------------------------------------------------------------------------------------
@@ -240,7 +256,8 @@ def _check_class_ids(path: Path, frame: pd.DataFrame) -> None:
 
 
 def read_logits(run_dir: Path) -> np.ndarray | None:
-    """The float16 ``[N, 1000]`` logits if the run saved them (``--save-logits``), else None."""
+    """The ``[N, 1000]`` logits (float16, or float32 beyond its range) if the run saved them
+    (``--save-logits``), else None."""
     import numpy as np
 
     path = Path(run_dir) / LOGITS
