@@ -136,8 +136,14 @@ def sweep_command(  # noqa: PLR0917 - one parameter per click option
     from ilsvrc_bench.cli.eval import _default_workers
     from ilsvrc_bench.engine import EvalOptions
     from ilsvrc_bench.engine.sweep import parse_axes, sweep
+    from ilsvrc_bench.errors import UsageError
 
     grid_axes = parse_axes(axes)
+    if protocol == "full" and "resize_size" in grid_axes:
+        raise UsageError(
+            "--sweep resize with --protocol full: full resizes the whole image to the crop "
+            "size, so every resize would be the same point; sweep crop instead"
+        )
     options = EvalOptions(
         device=device,
         batch_size=batch_size,
