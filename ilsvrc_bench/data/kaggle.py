@@ -2,237 +2,39 @@
 
 The competition ``imagenet-object-localization-challenge`` publishes its files one by one (and
 as one 155 GB archive of everything, train included). Val is fetched file by file through the
-``kaggle`` client (an optional extra): ``LOC_synset_mapping.txt`` and ``LOC_val_solution.csv``
-first, then every ``ILSVRC/Data/CLS-LOC/val/<ImageId>.JPEG`` the solution names, concurrently,
-into ``<root>/downloads/kaggle/`` under the competition's own paths. That folder is then
-prepared as ``data prepare --format kaggle`` would.
+``kaggle`` client (``data/kaggle_client.py``): ``LOC_synset_mapping.txt`` and
+``LOC_val_solution.csv`` first, then every ``ILSVRC/Data/CLS-LOC/val/<ImageId>.JPEG`` the
+solution names, concurrently, into ``<root>/downloads/kaggle/`` under the competition's own
+paths. That folder is then prepared as ``data prepare --format kaggle`` would.
 
-A file gets its final name only once it is complete and checked (its size and, where the
-storage announces one, its MD5 match what was announced; an image starts with the JPEG
-marker): it is written to ``NAME.part``, flushed to disk and renamed. A killed run leaves at
-most ``.part`` files, which are never read; a rerun fetches only the files without their final
-name. Credentials are the ``kaggle`` client's own (``KAGGLE_API_TOKEN``, ``KAGGLE_USERNAME`` and
-``KAGGLE_KEY``, ``~/.kaggle/kaggle.json``, ``kaggle auth login``); they are sent, never printed.
+A killed run leaves at most ``.part`` files, which are never read; a rerun fetches only the
+files without their final name, and signs in only if one is missing.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import hashlib
-import importlib
-import io
 import os
 import queue
 import re
-import sys
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ilsvrc_bench import __version__, paths
+from ilsvrc_bench import paths
 from ilsvrc_bench.data.dataset import Dataset
 from ilsvrc_bench.data.folders import KAGGLE_SOLUTION, KAGGLE_VAL
+from ilsvrc_bench.data.kaggle_client import PART, Damaged, authenticate, fetch_file, new_client
 from ilsvrc_bench.data.scan import Progress
 from ilsvrc_bench.data.textfiles import read_text, rows
 from ilsvrc_bench.errors import DataError, UsageError
 from ilsvrc_bench.synsets import all_synsets
 
-COMPETITION = "imagenet-object-localization-challenge"
-RULES_URL = f"https://www.kaggle.com/competitions/{COMPETITION}/rules"
 KAGGLE_DIR = "kaggle"
 SYNSET_MAPPING = "LOC_synset_mapping.txt"
 DEFAULT_JOBS = 16
-PART = ".part"
 IMAGE_ID_RE = re.compile(r"^ILSVRC2012_val_\d{8}$")
 STAGE = "fetch val images from Kaggle"
-INSTALL_HELP = "pip install 'ilsvrc-bench[kaggle]'"
-CREDENTIALS_HELP = (
-    "create an API token at https://www.kaggle.com/settings/api and set KAGGLE_API_TOKEN (or "
-    "save it to ~/.kaggle/access_token), or set KAGGLE_USERNAME and KAGGLE_KEY, or put "
-    "kaggle.json in ~/.kaggle/"
-)
-RULES_HELP = f"accept the rules at {RULES_URL} while signed in with the account of your credentials"
-# Retries of one file's transfer inside the client (exponential back-off: 2, 4, 8 s).
-CLIENT_RETRIES = 3
-
-
-@dataclass(frozen=True)
-class Announced:
-    """What the server said about a file before sending it."""
-
-    size: int | None
-    md5: bytes | None  # from Google Cloud Storage's ``x-goog-hash: md5=...``
-
-
-class Damaged(DataError):
-    """A downloaded file that does not match what was announced (it has been deleted)."""
-
-    def __init__(self, path: Path, problem: str) -> None:
-        super().__init__(f"{path}: {problem}; the file was deleted, rerun to fetch it again")
-        self.path, self.problem = path, problem
-
-
-# -- the client -------------------------------------------------------------------------------
-
-
-def _client_module() -> Any:
-    """``kaggle.api.kaggle_api_extended``; importing ``kaggle`` signs in and prints on failure."""
-    try:
-        # by module name: the package rebinds ``kaggle.api`` to a KaggleApi instance
-        with contextlib.redirect_stdout(io.StringIO()):
-            extended = importlib.import_module("kaggle.api.kaggle_api_extended")
-    except ImportError as exc:
-        needs = "" if sys.version_info >= (3, 11) else " (the kaggle client needs Python 3.11+)"
-        raise DataError(
-            f"--from kaggle needs the kaggle client ({exc.msg}): {INSTALL_HELP}{needs}"
-        ) from None
-    except OSError as exc:  # it makes its config folder when imported
-        raise DataError(
-            f"{exc.filename}: the kaggle client cannot start ({exc.strerror}); set "
-            "KAGGLE_CONFIG_DIR to a folder you can write"
-        ) from None
-    return extended
-
-
-def authenticate() -> Any:
-    """A signed-in ``KaggleApi``; DataError saying how to get credentials when there are none."""
-    api = _client_module().KaggleApi()
-    try:
-        # the client prints its own help and calls exit(1) when it finds no credentials
-        with contextlib.redirect_stdout(io.StringIO()):
-            api.authenticate()
-    except SystemExit:
-        raise DataError(
-            f"no Kaggle credentials found (or the token was refused): {CREDENTIALS_HELP}"
-        ) from None
-    except Exception as exc:  # the client raises many kinds; all become one line
-        raise _kaggle_error(exc, "the credentials") from None
-    return api
-
-
-def _endpoint() -> str:
-    from kagglesdk.kaggle_env import get_endpoint, get_env
-
-    try:
-        return str(get_endpoint(get_env()))
-    except Exception:  # kagglesdk raises a bare Exception for an unknown environment
-        raise UsageError(
-            f"KAGGLE_API_ENVIRONMENT={os.environ.get('KAGGLE_API_ENVIRONMENT')!r} is not an "
-            "environment the kaggle client knows; unset it to use kaggle.com"
-        ) from None
-
-
-def _new_client(api: Any) -> Any:
-    """A kagglesdk client with ``api``'s credentials; it honours ``$KAGGLE_API_ENVIRONMENT``."""
-    from kagglesdk import KaggleClient
-
-    _endpoint()  # an unknown environment is a usage error, not a traceback
-    config = api.config_values
-    return KaggleClient(
-        username=config.get(api.CONFIG_NAME_USER),
-        password=config.get(api.CONFIG_NAME_KEY),
-        api_token=config.get(api.CONFIG_NAME_TOKEN),
-        user_agent=f"ilsvrc-bench/{__version__}",
-    )
-
-
-def _kaggle_error(exc: BaseException, what: str, path: Path | None = None) -> DataError:
-    """One line for what users meet: refused credentials, rules not accepted, no connection,
-    a full disk (naming ``path``, the file being written)."""
-    import requests
-
-    if isinstance(exc, requests.HTTPError) and exc.response is not None:
-        status = exc.response.status_code
-        if status == 401:
-            return DataError(f"Kaggle refused the credentials (HTTP 401): {CREDENTIALS_HELP}")
-        if status == 403:
-            return DataError(f"{COMPETITION}: Kaggle refused {what} (HTTP 403): {RULES_HELP}")
-        if status == 404:
-            return DataError(f"{COMPETITION}: Kaggle has no {what} (HTTP 404)")
-        return DataError(f"Kaggle answered HTTP {status} for {what}; rerun to resume")
-    if isinstance(exc, OSError) and not isinstance(exc, requests.RequestException):
-        return DataError(
-            f"{exc.filename or path}: cannot write {what} ({exc.strerror or exc}); free space "
-            "or choose another --root, then rerun to resume"
-        )
-    # no URL in the message: a signed download URL carries a signature
-    return DataError(
-        f"cannot reach Kaggle at {_endpoint()} for {what} ({type(exc).__name__}); check the "
-        "connection and rerun to resume"
-    )
-
-
-# -- one file ---------------------------------------------------------------------------------
-
-
-def _announced(headers: Any) -> Announced:
-    size_text = headers.get("Content-Length") or headers.get("x-goog-stored-content-length")
-    md5 = None
-    for part in (headers.get("x-goog-hash") or "").split(","):
-        key, _, value = part.strip().partition("=")
-        if key == "md5":
-            with contextlib.suppress(ValueError):
-                md5 = base64.b64decode(value, validate=True)
-    size = int(size_text) if size_text and size_text.isdigit() else None
-    return Announced(size, md5)
-
-
-def _problem(part: Path, announced: Announced, *, image: bool) -> str | None:
-    """Why the file just written does not match what was announced, or None."""
-    data = part.read_bytes()
-    if announced.size is not None and len(data) != announced.size:
-        return f"{len(data):,} bytes, but Kaggle announced {announced.size:,}"
-    if announced.md5 is not None and hashlib.md5(data).digest() != announced.md5:
-        return "its MD5 differs from the one Kaggle announced"
-    if image and not data.startswith(b"\xff\xd8"):
-        return "not a JPEG (no start-of-image marker)"
-    return None
-
-
-def _finish(part: Path, final: Path, announced: Announced, *, image: bool) -> None:
-    """Check ``part`` and give it its final name; a damaged file is deleted (Damaged)."""
-    problem = _problem(part, announced, image=image)
-    if problem is not None:
-        part.unlink(missing_ok=True)
-        raise Damaged(final, problem)
-    with part.open("rb+") as fh:  # the name says "complete" only once the bytes are on disk
-        os.fsync(fh.fileno())
-    part.replace(final)
-
-
-def fetch_file(api: Any, client: Any, file_name: str, target: Path) -> Path:
-    """Download one competition file to ``target/file_name`` through a checked ``.part``."""
-    from kagglesdk.competitions.types.competition_api_service import ApiDownloadDataFileRequest
-
-    final = target / file_name
-    part = final.with_name(final.name + PART)
-    request = ApiDownloadDataFileRequest()
-    request.competition_name = COMPETITION
-    request.file_name = file_name
-    try:
-        final.parent.mkdir(parents=True, exist_ok=True)
-        # answered with a redirect to a signed storage URL, which the client follows
-        response = client.competitions.competition_api_client.download_data_file(request)
-        try:
-            announced = _announced(response.headers)
-            api.download_file(
-                response, str(part), client.http_client(), quiet=True, max_retries=CLIENT_RETRIES
-            )
-        finally:
-            response.close()
-    except ValueError as exc:  # the client's own size check
-        part.unlink(missing_ok=True)
-        raise Damaged(final, str(exc)) from None
-    except Exception as exc:
-        raise _kaggle_error(exc, file_name, part) from None
-    try:
-        _finish(part, final, announced, image=file_name.endswith(".JPEG"))
-    except OSError as exc:
-        raise _kaggle_error(exc, file_name, final) from None
-    return final
 
 
 # -- the val set ------------------------------------------------------------------------------
@@ -328,7 +130,7 @@ class Fetcher:
     def start(self) -> None:
         if self._api is None:
             self._api = authenticate()
-            self._made = [_new_client(self._api) for _ in range(self.jobs)]
+            self._made = [new_client(self._api) for _ in range(self.jobs)]
             for client in self._made:
                 self._idle.put(client)
 

@@ -219,6 +219,20 @@ def test_rules_not_accepted(env: dict[str, str], kaggle: Kaggle, tmp_path: Path)
     )
 
 
+def test_a_server_that_stops_answering_times_out(
+    env: dict[str, str], kaggle: Kaggle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The client sets no timeout of its own; the download must not hang for ever."""
+    monkeypatch.setattr("ilsvrc_bench.data.kaggle_client.TIMEOUT", (5.0, 0.3))
+    kaggle.stall.add(image_path(4))
+    with serve(kaggle):
+        with pytest.raises(DataError, match=r"cannot reach Kaggle.*rerun to resume"):
+            download_kaggle(root=tmp_path / "root", jobs=2)
+        assert kaggle.fetched().count(image_path(4)) == 4  # the first try and 3 retries
+    target = tmp_path / "root" / "downloads" / "kaggle" / VAL
+    assert not (target / "ILSVRC2012_val_00000004.JPEG").exists()
+
+
 def test_kaggle_unreachable(env: dict[str, str], tmp_path: Path) -> None:
     """Nothing listens on port 7777 (the lock keeps the stand-in of other tests away)."""
     from filelock import FileLock
