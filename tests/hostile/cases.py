@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from click.testing import Result
 
 from ilsvrc_bench.data.scan import DEVKIT_TGZ, MD5SUMS, VAL_TAR
@@ -1052,6 +1053,74 @@ def _(env: Env) -> list[str]:
 )
 def _(env: Env) -> list[str]:
     return _download(env, "ok", "--no-verify")
+
+
+def _kaggle(env: Env, *, user: str | None = "alice", installed: bool = True) -> list[str]:
+    """``data download --from kaggle`` with the client's credentials as given (none: no
+    ``user``), against the stand-in for Kaggle on port 7777; os.environ, the client's config
+    file and sys.modules are restored afterwards."""
+    import contextlib
+    import sys
+
+    pytest.importorskip("kaggle.api.kaggle_api_extended", reason="the kaggle extra is missing")
+    from tests.hub.fake_kaggle import Kaggle, competition, serve
+
+    names = ("KAGGLE_API_ENVIRONMENT", "KAGGLE_USERNAME", "KAGGLE_KEY", "KAGGLE_API_TOKEN")
+    saved = {n: os.environ.pop(n) for n in names if n in os.environ}
+    os.environ["KAGGLE_API_ENVIRONMENT"] = "TEST"
+    if user is not None:
+        os.environ.update(KAGGLE_USERNAME=user, KAGGLE_KEY="alice-key")
+    api = sys.modules["kaggle.api.kaggle_api_extended"].KaggleApi
+    config = api.config
+    api.config = str(env.home / "no-such-kaggle.json")  # read once, at import, from $HOME
+    modules = {m: sys.modules.pop(m) for m in list(sys.modules) if m.split(".")[0] == "kaggle"}
+    if not installed:
+        sys.modules["kaggle"] = None  # type: ignore[assignment]
+    stack = contextlib.ExitStack()
+
+    def restore() -> None:
+        stack.close()
+        sys.modules.pop("kaggle", None)
+        sys.modules.update(modules)
+        api.config = config
+        for name in names:
+            os.environ.pop(name, None)
+        os.environ.update(saved)
+
+    env.cleanup.append(restore)
+    if installed:
+        sys.modules.update(modules)
+        kaggle = Kaggle(competition([(b"\xff\xd8 not fetched", "n01440764")]))
+        kaggle.users["bob"] = "alice-key"
+        kaggle.rules_not_accepted.add("bob")
+        stack.enter_context(serve(kaggle))
+    return ["data", "download", "--from", "kaggle", "--root", str(env.root)]
+
+
+@case("kaggle-no-extra", "downloads", "--from kaggle without the kaggle extra", 3, "pip install")
+def _(env: Env) -> list[str]:
+    return _kaggle(env, installed=False)
+
+
+@case("kaggle-no-key", "downloads", "--from kaggle with no Kaggle credentials", 3, "KAGGLE_KEY")
+def _(env: Env) -> list[str]:
+    return _kaggle(env, user=None)
+
+
+@case(
+    "kaggle-rules",
+    "downloads",
+    "--from kaggle by an account that has not accepted the competition's rules (HTTP 403)",
+    3,
+    "accept the rules at https://www.kaggle.com/competitions/",
+)
+def _(env: Env) -> list[str]:
+    return _kaggle(env, user="bob")
+
+
+@case("kaggle-jobs-zero", "flags", "data download --from kaggle -j 0", 2, "-j")
+def _(env: Env) -> list[str]:
+    return ["data", "download", "--from", "kaggle", "-j", "0", "--root", str(env.root)]
 
 
 # -- faults and concurrency -------------------------------------------------------------------
