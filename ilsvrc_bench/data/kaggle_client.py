@@ -17,6 +17,7 @@ import importlib
 import io
 import os
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -199,49 +200,89 @@ def _problem(part: Path, announced: Announced, *, image: bool) -> str | None:
     return None
 
 
+def _reject(path: Path, final: Path, problem: str | None) -> None:
+    if problem is not None:
+        path.unlink(missing_ok=True)
+        raise Damaged(final, problem)
+
+
+def _unwrap(zipped: Path, part: Path, final: Path) -> None:
+    """Kaggle serves a large file as ``NAME.zip`` holding it: ``part`` gets the one member."""
+    import shutil
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(zipped) as archive:
+            members = archive.infolist()
+            if len(members) != 1:
+                _reject(zipped, final, f"the .zip Kaggle sent holds {len(members)} files, not 1")
+            with archive.open(members[0]) as src, part.open("wb") as dst:
+                shutil.copyfileobj(src, dst, 1 << 20)
+    except (zipfile.BadZipFile, EOFError, zlib.error) as exc:
+        part.unlink(missing_ok=True)
+        _reject(zipped, final, f"the .zip Kaggle sent cannot be read ({exc})")
+    zipped.unlink()
+
+
 def _finish(part: Path, final: Path, announced: Announced, *, image: bool) -> None:
     """Check ``part`` and give it its final name; a damaged file is deleted (Damaged)."""
-    problem = _problem(part, announced, image=image)
-    if problem is not None:
-        part.unlink(missing_ok=True)
-        raise Damaged(final, problem)
+    _reject(part, final, _problem(part, announced, image=image))
     with part.open("rb+") as fh:  # the name says "complete" only once the bytes are on disk
         os.fsync(fh.fileno())
     part.replace(final)
 
 
-def fetch_file(api: Any, client: Any, file_name: str, target: Path) -> Path:
-    """Download one competition file to ``target/file_name`` through a checked ``.part``."""
+def _download(api: Any, client: Any, file_name: str, part: Path, final: Path) -> tuple[Any, bool]:
+    """Fetch ``file_name`` into ``part``: what was announced, and whether it came zipped."""
     from kagglesdk.competitions.types.competition_api_service import ApiDownloadDataFileRequest
 
-    final = target / file_name
-    part = final.with_name(final.name + PART)
     request = ApiDownloadDataFileRequest()
     request.competition_name = COMPETITION
     request.file_name = file_name
     try:
-        final.parent.mkdir(parents=True, exist_ok=True)
         # answered with a redirect to a signed storage URL, which the client follows
         response = client.competitions.competition_api_client.download_data_file(request)
-        try:
-            announced = _announced(response.headers)
-            api.download_file(
-                response,
-                str(part),
-                client.http_client(),
-                quiet=True,
-                max_retries=CLIENT_RETRIES,
-                timeout=TIMEOUT,
-            )
-        finally:
-            response.close()
-    except ValueError as exc:  # the client's own size check
-        part.unlink(missing_ok=True)
-        raise Damaged(final, str(exc)) from None
     except Exception as exc:
-        raise _kaggle_error(exc, file_name, part) from None
+        raise _kaggle_error(exc, file_name) from None
+    zipped = response.url.split("?")[0].rsplit("/", 1)[-1] == f"{final.name}.zip"
+    path = part.with_name(f"{final.name}.zip{PART}") if zipped else part
     try:
-        _finish(part, final, announced, image=file_name.endswith(".JPEG"))
+        api.download_file(
+            response,
+            str(path),
+            client.http_client(),
+            quiet=True,
+            max_retries=CLIENT_RETRIES,
+            timeout=TIMEOUT,
+        )
+    except ValueError as exc:  # the client's own size check (a JSON error is a RequestException)
+        if isinstance(exc, OSError):
+            raise _kaggle_error(exc, file_name, path) from None
+        _reject(path, final, str(exc))
+    except Exception as exc:
+        raise _kaggle_error(exc, file_name, path) from None
+    finally:
+        response.close()
+    return _announced(response.headers), zipped
+
+
+def fetch_file(api: Any, client: Any, file_name: str, target: Path) -> Path:
+    """Download one competition file to ``target/file_name`` through a checked ``.part``."""
+    final = target / file_name
+    part = final.with_name(final.name + PART)
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _kaggle_error(exc, file_name, final.parent) from None
+    announced, zipped = _download(api, client, file_name, part, final)
+    image = file_name.endswith(".JPEG")
+    try:
+        if zipped:
+            zipped_part = part.with_name(f"{final.name}.zip{PART}")
+            _reject(zipped_part, final, _problem(zipped_part, announced, image=False))
+            _unwrap(zipped_part, part, final)
+            announced = Announced(None, None)  # size and MD5 were the archive's
+        _finish(part, final, announced, image=image)
     except OSError as exc:
         raise _kaggle_error(exc, file_name, final) from None
     return final

@@ -18,11 +18,13 @@ import base64
 import errno
 import hashlib
 import hmac
+import io
 import json
 import socket
 import tempfile
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -54,6 +56,7 @@ class Kaggle:
     short: set[str] = field(default_factory=set)  # chunked, no Content-Length, a byte short
     cut_once: set[str] = field(default_factory=set)  # connection dropped midway once
     stall: set[str] = field(default_factory=set)  # half sent, then the server waits
+    zipped: set[str] = field(default_factory=set)  # served as NAME.zip holding the file
     latency: float = 0.0  # seconds before each answer (a network's round trip)
     log: list[tuple[str, str]] = field(default_factory=list)  # (POST|GET, competition path)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -78,6 +81,13 @@ def competition(images: list[tuple[bytes, str]]) -> dict[str, bytes]:
     files["LOC_val_solution.csv"] = ("\n".join(lines) + "\n").encode()
     files["LOC_train_solution.csv"] = b"not fetched"
     return files
+
+
+def _zip(name: str, files: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(name.rsplit("/", 1)[-1], files[name])
+    return buf.getvalue()
 
 
 def _sign(path: str) -> str:
@@ -138,7 +148,8 @@ def _handler(kaggle: Kaggle) -> type[BaseHTTPRequestHandler]:
             elif name not in kaggle.files:
                 self._json_error(404, "Not found")
             else:
-                url = f"http://127.0.0.1:{PORT}/storage/{name}?sig={_sign(name)}"
+                stored = f"{name}.zip" if name in kaggle.zipped else name
+                url = f"http://127.0.0.1:{PORT}/storage/{stored}?sig={_sign(stored)}"
                 self._reply(302, b"", {"Location": url})
 
         def do_GET(self) -> None:
@@ -150,7 +161,10 @@ def _handler(kaggle: Kaggle) -> type[BaseHTTPRequestHandler]:
                 self._reply(403, b"<Error>SignatureDoesNotMatch</Error>")
                 return
             kaggle.record("GET", name)
-            self._object(name, kaggle.files[name])
+            if name.removesuffix(".zip") in kaggle.zipped:
+                self._object(name, _zip(name.removesuffix(".zip"), kaggle.files))
+            else:
+                self._object(name, kaggle.files[name])
 
         def _object(self, name: str, data: bytes) -> None:
             md5 = base64.b64encode(hashlib.md5(data).digest()).decode()

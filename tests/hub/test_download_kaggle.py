@@ -164,6 +164,20 @@ def test_a_damaged_file_is_deleted_never_prepared(
     assert kaggle.fetched().count(image_path(5)) == 2
 
 
+def test_a_file_served_zipped_is_unwrapped(
+    env: dict[str, str], kaggle: Kaggle, tmp_path: Path
+) -> None:
+    """Kaggle serves large files as NAME.zip holding them (the 3 MB solution file may be one)."""
+    kaggle.zipped.update({"LOC_val_solution.csv", image_path(9)})
+    with serve(kaggle):
+        ds = download_kaggle(root=tmp_path / "root", jobs=2)
+    assert ds.n_images == 12
+    target = tmp_path / "root" / "downloads" / "kaggle"
+    assert (target / "LOC_val_solution.csv").read_bytes() == kaggle.files["LOC_val_solution.csv"]
+    assert (target / image_path(9)).read_bytes() == kaggle.files[image_path(9)]
+    assert not list(target.rglob("*.zip*"))
+
+
 def test_not_a_jpeg_is_refused(env: dict[str, str], kaggle: Kaggle, tmp_path: Path) -> None:
     kaggle.files[image_path(2)] = b"<html>Sign in to continue</html>"
     with serve(kaggle):
