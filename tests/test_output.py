@@ -9,6 +9,7 @@ import pytest
 
 from ilsvrc_bench import output
 from ilsvrc_bench.errors import OutputError
+from ilsvrc_bench.progress import stage
 
 
 @pytest.mark.parametrize(
@@ -76,12 +77,17 @@ def test_one_progress_renderer_for_the_engine_and_the_data_layer(
     bars.start("resnet[onnx], [/x]", total=10, completed=4)
     bars.advance(6)
     bars.stop()
-    with output.ProgressBars(byte_stages=("download",)) as stages:
-        stages("download ILSVRC2012_img_val.tar", 2_000_000, 4_000_000)
-        stages("decode", 3, 5)
+    with output.ProgressBars() as stages:
+        with stage(stages, "download ILSVRC2012_img_val.tar", 4_000_000, unit="bytes") as advance:
+            advance(1_000_000)
+            stages.start("download ILSVRC2012_img_val.tar", 4_000_000, 0, unit="bytes")  # retried
+            advance(2_000_000)
+        with stage(stages, "hash images", 5) as advance:
+            advance(3)
     err = capsys.readouterr().err
     assert "resnet[onnx], [/x]" in err and "10/10" in err
-    assert "2.0 MB/4.0 MB" in err and "3/5" in err
+    assert "2.0 MB/4.0 MB" in err and "3.0 MB" not in err and "3/5" in err
+    assert err.count("hash images") == 1  # a stopped stage is printed once, not redrawn
     output.configure(quiet=True)
     quiet = output.ProgressBars()
     quiet.start("m", total=1)

@@ -16,7 +16,7 @@ from ilsvrc_bench.cli.data_view import report_problems, show
 from ilsvrc_bench.cli.options import data_option, format_option, output_option, root_option
 
 if TYPE_CHECKING:
-    from ilsvrc_bench.data.scan import Progress
+    from ilsvrc_bench.progress import Progress
 
 SOURCE_FORMATS = (
     "official",
@@ -29,7 +29,6 @@ SOURCE_FORMATS = (
     "imagenet-a",
     "imagenet-sketch",
 )
-BYTE_STAGES = ("download", "index", "md5")
 
 
 class KeyValue(click.ParamType):  # type: ignore[type-arg]
@@ -93,11 +92,11 @@ def md5_options(fn: Any) -> Any:
 
 @contextmanager
 def progress_bars() -> Iterator[Progress | None]:
-    """The stage callback drawing bars on stderr (None with --quiet: nothing to draw)."""
+    """Bars on stderr for the data layer's stages (None with --quiet: nothing to draw)."""
     if output.is_quiet():
         yield None
         return
-    with output.ProgressBars(byte_stages=BYTE_STAGES) as bars:
+    with output.ProgressBars() as bars:
         yield bars
 
 

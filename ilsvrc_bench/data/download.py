@@ -21,8 +21,9 @@ from pathlib import Path
 from ilsvrc_bench import paths
 from ilsvrc_bench.data.archives import CHUNK, file_md5
 from ilsvrc_bench.data.dataset import Dataset
-from ilsvrc_bench.data.scan import DEVKIT_TGZ, OFFICIAL_MD5, VAL_TAR, Progress
+from ilsvrc_bench.data.scan import DEVKIT_TGZ, OFFICIAL_MD5, VAL_TAR
 from ilsvrc_bench.errors import DataError
+from ilsvrc_bench.progress import NullProgress, Progress
 
 DEFAULT_BASE_URL = "https://image-net.org/data/ILSVRC/2012/"
 DOWNLOADS_DIR = "downloads"
@@ -129,31 +130,34 @@ def fetch(
     if dest.exists() and (md5 is None or file_md5(dest) == md5):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
-    state = {"done": 0, "total": -1}
+    report = progress or NullProgress()
+    state = {"total": -1}
 
     def tick(advance: int, total: int | None, reset: bool = False) -> None:
-        if reset:
-            advance -= state["done"]
+        if reset:  # a new request: the count restarts at the bytes already on disk
             state["total"] = -1 if total is None else total
-        state["done"] += advance
-        if progress is not None:
-            progress(f"download {dest.name}", advance, total)
+            report.start(f"download {dest.name}", total, advance, unit="bytes")
+        else:
+            report.advance(advance)
 
     failures = 0
-    while True:
-        before = part.stat().st_size if part.exists() else 0
-        try:
-            if _stream(url, part, headers or {}, policy, tick):
-                break
-        except (*TRANSIENT, OSError) as exc:
-            after = part.stat().st_size if part.exists() else 0
-            failures = 1 if after > before else failures + 1
-            if failures > policy.retries:
-                raise DataError(
-                    f"{url}: download failed after {policy.retries} retries ({exc}); "
-                    f"{part.name} is kept, rerun to resume"
-                ) from exc
-            sleep(policy.delay(failures))
+    try:
+        while True:
+            before = part.stat().st_size if part.exists() else 0
+            try:
+                if _stream(url, part, headers or {}, policy, tick):
+                    break
+            except (*TRANSIENT, OSError) as exc:
+                after = part.stat().st_size if part.exists() else 0
+                failures = 1 if after > before else failures + 1
+                if failures > policy.retries:
+                    raise DataError(
+                        f"{url}: download failed after {policy.retries} retries ({exc}); "
+                        f"{part.name} is kept, rerun to resume"
+                    ) from exc
+                sleep(policy.delay(failures))
+    finally:
+        report.stop()
     if md5 is None:
         _check_length(url, part, dest, state["total"])
     else:

@@ -17,6 +17,7 @@ from ilsvrc_bench.data.labelfiles import read_labels
 from ilsvrc_bench.data.official import is_devkit, label_by_number
 from ilsvrc_bench.data.scan import IMAGE_SUFFIXES, Context, Entry, Scan, check_numbers, val_number
 from ilsvrc_bench.errors import DataError
+from ilsvrc_bench.progress import stage
 from ilsvrc_bench.synsets import N_CLASSES, all_synsets, index_of
 
 KAGGLE_VAL = Path("ILSVRC/Data/CLS-LOC/val")
@@ -31,9 +32,10 @@ def is_image(path: Path) -> bool:
 
 def _hash_all(base: Path, rel_paths: Sequence[str], ctx: Context) -> list[tuple[int, str, bytes]]:
     out = []
-    for rel in rel_paths:
-        out.append(file_sha256(base / rel))
-        ctx.tick("hash images", 1, len(rel_paths))
+    with stage(ctx.progress, "hash images", len(rel_paths)) as advance:
+        for rel in rel_paths:
+            out.append(file_sha256(base / rel))
+            advance(1)
     return out
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from ilsvrc_bench.data.dataset import DEFAULT_NAME, Storage
 from ilsvrc_bench.data.scan import Context, Entry, Scan, wnid_in_name
 from ilsvrc_bench.errors import DataError
+from ilsvrc_bench.progress import stage
 from ilsvrc_bench.synsets import N_CLASSES, all_synsets
 
 IMAGES_DIR = "images"
@@ -80,10 +81,11 @@ def scan_hf(sources: Sequence[Path], ctx: Context) -> Scan:
     if not files:
         raise DataError(f"{sources[0]}: no parquet shards found")
     entries: list[Entry] = []
-    for shard in files:
-        for row, (image, label) in enumerate(_rows(shard)):
-            entries.append(_entry(shard, row, image, label, target))
-            ctx.tick("unpack parquet", 1, None)
+    with stage(ctx.progress, "unpack parquet", None) as advance:
+        for shard in files:
+            for row, (image, label) in enumerate(_rows(shard)):
+                entries.append(_entry(shard, row, image, label, target))
+                advance(1)
     return Scan(
         "hf", entries, Storage("dir", Path(IMAGES_DIR)), DEFAULT_NAME, devkit=ctx.seen_devkit
     )

@@ -21,8 +21,8 @@ from pathlib import Path
 from ilsvrc_bench import paths
 from ilsvrc_bench.data.archives import file_sha256
 from ilsvrc_bench.data.dataset import Dataset
-from ilsvrc_bench.data.scan import Progress
 from ilsvrc_bench.errors import DataError
+from ilsvrc_bench.progress import Progress, stage
 
 HF_REPO = "ILSVRC/imagenet-1k"
 HF_DIR = "hf"
@@ -164,11 +164,13 @@ def download_hf(
     shards = list_shards(token=token, endpoint=endpoint, revision=revision)
     total = sum(s.size for s in shards)
     files: list[Path] = []
-    with root_lock(root_dir):
+    with (
+        root_lock(root_dir),
+        stage(progress, "download hf shards", total, unit="bytes") as advance,
+    ):
         for shard in shards:
             local = _fetch(shard, target, token=token, endpoint=endpoint, revision=revision)
             _check(shard, local)
             files.append(local)
-            if progress is not None:
-                progress("download hf shards", shard.size, total)
+            advance(shard.size)
     return prepare(files, root=root, name=name, fmt="hf", progress=progress)

@@ -14,6 +14,7 @@ from ilsvrc_bench.data.dataset import DEFAULT_NAME, Storage
 from ilsvrc_bench.data.devkit import Devkit, read_devkit
 from ilsvrc_bench.data.scan import Context, Entry, Scan, check_numbers, val_number
 from ilsvrc_bench.errors import DataError
+from ilsvrc_bench.progress import stage
 
 
 def is_devkit(path: Path) -> bool:
@@ -63,7 +64,8 @@ def scan_official(val_tar: Path, devkit_tgz: Path, ctx: Context) -> Scan:
     devkit = read_devkit(devkit_tgz)
     ctx.check_size(val_tar)
     size = val_tar.stat().st_size
-    index = index_tar(val_tar, progress=lambda n: ctx.tick(f"index {val_tar.name}", n, size))
+    with stage(ctx.progress, f"index {val_tar.name}", size, unit="bytes") as advance:
+        index = index_tar(val_tar, progress=advance)
     checks[val_tar.name] = ctx.check_md5(val_tar, index.md5)
     names = {e: _flat_name(val_tar, e.name) for e in index.entries}
     entries_by_name = sorted(index.entries, key=lambda e: names[e])

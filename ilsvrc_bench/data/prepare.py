@@ -25,8 +25,9 @@ from ilsvrc_bench.data.dataset import (
 )
 from ilsvrc_bench.data.devkit import save_devkit, seen_devkit
 from ilsvrc_bench.data.labelorder import check_scan
-from ilsvrc_bench.data.scan import Context, Progress, Scan, image_problem, val_number
+from ilsvrc_bench.data.scan import Context, Scan, image_problem, val_number
 from ilsvrc_bench.errors import DataError, UsageError
+from ilsvrc_bench.progress import Progress
 from ilsvrc_bench.synsets import index_of
 
 LOCK_NAME = ".prepare.lock"

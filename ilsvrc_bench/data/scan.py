@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -13,9 +13,7 @@ from ilsvrc_bench.data.dataset import Storage
 from ilsvrc_bench.data.devkit import Devkit
 from ilsvrc_bench.data.textfiles import read_text
 from ilsvrc_bench.errors import DataError
-
-# (stage, advance, total): a stage's counter moves by ``advance`` of ``total`` (bytes or items).
-Progress = Callable[[str, int, "int | None"], None]
+from ilsvrc_bench.progress import Progress, stage
 
 VAL_TAR = "ILSVRC2012_img_val.tar"
 DEVKIT_TGZ = "ILSVRC2012_devkit_t12.tar.gz"
@@ -70,10 +68,6 @@ class Context:
     seen_devkit: Devkit | None = None
     label_offset: int = 0  # added to integer labels (-1 for 1-based files)
 
-    def tick(self, stage: str, advance: int, total: int | None) -> None:
-        if self.progress is not None:
-            self.progress(stage, advance, total)
-
     def expected_md5(self, archive: Path) -> tuple[str | None, str]:
         """The MD5 to check ``archive`` against and where it came from."""
         if archive.name in self.md5:
@@ -107,7 +101,8 @@ class Context:
             return {"md5": actual, "verified": False, "reason": "no known MD5"}
         if actual is None:
             size = archive.stat().st_size
-            actual = file_md5(archive, progress=lambda n: self.tick(f"md5 {archive.name}", n, size))
+            with stage(self.progress, f"md5 {archive.name}", size, unit="bytes") as advance:
+                actual = file_md5(archive, progress=advance)
         if actual != expected:
             raise DataError(
                 f"{archive}: MD5 {actual} does not match the expected {expected} ({origin}); "

@@ -21,6 +21,7 @@ from ilsvrc_bench.data.archives import file_sha256
 from ilsvrc_bench.data.dataset import Storage
 from ilsvrc_bench.data.scan import IMAGE_SUFFIXES, Context, Entry, Scan
 from ilsvrc_bench.errors import DataError
+from ilsvrc_bench.progress import stage
 from ilsvrc_bench.synsets import N_CLASSES, index_of
 
 
@@ -114,10 +115,11 @@ def scan_shift(sources: Sequence[Path], ctx: Context, *, kind: str) -> Scan:
         raise DataError(f"{folder}: no images in wnid folders")
     shift = SHIFT_SETS[kind]
     entries = []
-    for rel in sorted(labels):
-        size, sha, head = file_sha256(folder / rel)
-        entries.append(Entry(rel, labels[rel], size, sha, head))
-        ctx.tick("hash images", 1, len(labels))
+    with stage(ctx.progress, "hash images", len(labels)) as advance:
+        for rel in sorted(labels):
+            size, sha, head = file_sha256(folder / rel)
+            entries.append(Entry(rel, labels[rel], size, sha, head))
+            advance(1)
     return Scan(
         shift.source,
         entries,

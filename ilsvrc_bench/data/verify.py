@@ -12,8 +12,8 @@ import warnings
 from dataclasses import dataclass, field
 
 from ilsvrc_bench.data.dataset import Dataset, ImageChangedError, ImageRecord
-from ilsvrc_bench.data.scan import Progress
 from ilsvrc_bench.errors import DataError
+from ilsvrc_bench.progress import Progress, stage
 
 # Problems that make an image unusable; the others are notes (the loader converts them to RGB).
 ERRORS = ("missing", "size", "hash", "decode")
@@ -90,10 +90,9 @@ def verify(
 ) -> VerifyReport:
     """Check every image of ``dataset`` against its manifest; never raises for a bad image."""
     report = VerifyReport(dataset.name, decoded=decode)
-    total = dataset.n_images
-    for record in dataset.records:
-        report.findings += check_record(dataset, record, decode=decode)
-        report.n_checked += 1
-        if progress is not None:
-            progress("verify", 1, total)
+    with stage(progress, "verify", dataset.n_images) as advance:
+        for record in dataset.records:
+            report.findings += check_record(dataset, record, decode=decode)
+            report.n_checked += 1
+            advance(1)
     return report

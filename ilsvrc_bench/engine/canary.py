@@ -31,8 +31,9 @@ import numpy as np
 
 from ilsvrc_bench import metrics, runs
 from ilsvrc_bench.engine.options import EvalOptions
-from ilsvrc_bench.engine.result import EvalResult, Progress
+from ilsvrc_bench.engine.result import EvalResult
 from ilsvrc_bench.errors import UsageError
+from ilsvrc_bench.progress import Progress
 
 DEFAULT_MODEL = "resnet18"
 DEFAULT_IMAGES = 5000

@@ -20,10 +20,11 @@ from ilsvrc_bench import runs
 from ilsvrc_bench.engine import core, distributed, pipeline, retry, rundir, runrecord
 from ilsvrc_bench.engine.options import EvalOptions
 from ilsvrc_bench.engine.plan import Group, Plan, PlannedModel
-from ilsvrc_bench.engine.result import EvalResult, Progress
+from ilsvrc_bench.engine.result import EvalResult
 from ilsvrc_bench.engine.store import PredictionStore
 from ilsvrc_bench.errors import IlsvrcBenchError, ModelError, RunError, UsageError
 from ilsvrc_bench.models.spec import Preprocessing
+from ilsvrc_bench.progress import Progress
 
 LoadFn = Callable[..., Any]
 

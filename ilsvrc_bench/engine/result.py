@@ -1,35 +1,12 @@
-"""What ``evaluate`` gives back, and the progress callback it reports through."""
+"""What ``evaluate`` gives back."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from ilsvrc_bench import runs
-
-
-class Progress(Protocol):
-    """What the engine tells the caller while it runs (the CLI draws a progress bar)."""
-
-    def start(self, description: str, total: int, completed: int) -> None: ...
-    def advance(self, n: int) -> None: ...
-    def note(self, message: str) -> None: ...
-    def stop(self) -> None: ...
-
-
-class NullProgress:
-    def start(self, description: str, total: int, completed: int) -> None:
-        pass
-
-    def advance(self, n: int) -> None:
-        pass
-
-    def note(self, message: str) -> None:
-        pass
-
-    def stop(self) -> None:
-        pass
 
 
 @dataclass(frozen=True)

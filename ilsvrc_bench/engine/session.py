@@ -18,10 +18,11 @@ from ilsvrc_bench.engine.group import run_group
 from ilsvrc_bench.engine.loader import DatasetLike
 from ilsvrc_bench.engine.options import EvalOptions
 from ilsvrc_bench.engine.plan import make_plan
-from ilsvrc_bench.engine.result import EvalResult, NullProgress, Progress
+from ilsvrc_bench.engine.result import EvalResult
 from ilsvrc_bench.errors import UsageError
 from ilsvrc_bench.models.choices import PreprocessingOverrides, WeightsChoice
 from ilsvrc_bench.models.spec import ModelSpec
+from ilsvrc_bench.progress import NullProgress, Progress
 
 LoadFn = Callable[..., Any]
 

@@ -18,9 +18,10 @@ import numpy as np
 
 from ilsvrc_bench import metrics, runs
 from ilsvrc_bench.engine.options import EvalOptions
-from ilsvrc_bench.engine.result import EvalResult, Progress
+from ilsvrc_bench.engine.result import EvalResult
 from ilsvrc_bench.errors import UsageError
 from ilsvrc_bench.models.choices import PreprocessingOverrides, WeightsChoice
+from ilsvrc_bench.progress import Progress
 
 # --sweep KEY -> Preprocessing field
 AXES = {

@@ -1,8 +1,7 @@
-"""The one progress renderer: rich bars on stderr for the engine and the data layer."""
+"""The one progress renderer: rich bars on stderr for the library's ``progress.Progress``."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 from rich.filesize import decimal
@@ -18,6 +17,7 @@ from rich.progress import (
 from rich.text import Text
 
 from ilsvrc_bench import output
+from ilsvrc_bench.progress import Unit
 
 
 class _Amount(ProgressColumn):
@@ -44,17 +44,14 @@ class _Rate(ProgressColumn):
 
 
 class ProgressBars:
-    """The one progress renderer: rich bars on stderr (nothing with ``--quiet``).
+    """The one progress renderer: a rich bar on stderr per stage (nothing with ``--quiet``).
 
-    It takes both progress callbacks of the library: the engine's ``Progress`` (``start``,
-    ``advance``, ``note``, ``stop``: one pass at a time, counted in images) and the data layer's
-    stage callback ``bars(stage, advance, total)`` (one bar per stage; stages starting with one
-    of ``byte_stages`` count bytes). Descriptions are printed as text, never as markup.
+    Implements ``ilsvrc_bench.progress.Progress`` for the engine and the data layer alike. A
+    stage's bar is drawn until ``stop`` and then stays printed; starting the open stage again
+    resets its bar. Stage names are printed as text, never as markup.
     """
 
-    def __init__(self, *, unit: str = "img", byte_stages: Sequence[str] = ()) -> None:
-        self._unit = unit
-        self._byte_stages = tuple(byte_stages)
+    def __init__(self) -> None:
         self._bars = Progress(
             TextColumn("{task.description}", markup=False),
             BarColumn(),
@@ -67,7 +64,7 @@ class ProgressBars:
             disable=output.is_quiet(),
         )
         self._task: Any = None
-        self._stages: dict[str, Any] = {}
+        self._stage: str | None = None
 
     def __enter__(self) -> ProgressBars:
         self._bars.start()
@@ -76,23 +73,26 @@ class ProgressBars:
     def __exit__(self, *exc: object) -> None:
         self._bars.stop()
 
-    def start(self, description: str, total: int, completed: int = 0) -> None:
+    def start(
+        self, stage: str, total: int | None, completed: int = 0, *, unit: Unit = "img"
+    ) -> None:
+        if self._task is not None and stage == self._stage:  # the open stage, restarted
+            self._bars.reset(self._task, total=total, completed=completed)
+            return
         self._bars.start()
-        self._task = self._bars.add_task(
-            description, total=total, completed=completed, unit=self._unit
-        )
+        self._task = self._bars.add_task(stage, total=total, completed=completed, unit=unit)
+        self._stage = stage
 
     def advance(self, n: int) -> None:
-        self._bars.update(self._task, advance=n)
+        if self._task is not None:
+            self._bars.update(self._task, advance=n)
 
     def note(self, message: str) -> None:
         output.warn(message)
 
     def stop(self) -> None:
+        """Print the stage's bar as it ends; the next stage gets a bar of its own."""
         self._bars.stop()
-
-    def __call__(self, stage: str, advance: int, total: int | None) -> None:
-        if stage not in self._stages:
-            unit = "bytes" if stage.startswith(self._byte_stages) else ""
-            self._stages[stage] = self._bars.add_task(stage, total=total, unit=unit)
-        self._bars.update(self._stages[stage], advance=advance, total=total)
+        if self._task is not None:
+            self._bars.remove_task(self._task)
+        self._task = self._stage = None

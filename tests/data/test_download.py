@@ -12,6 +12,7 @@ import pytest
 
 from ilsvrc_bench.data.download import RetryPolicy, download, fetch
 from ilsvrc_bench.errors import DataError
+from tests.recorded_progress import RecordedProgress
 
 FAST = RetryPolicy(retries=3, backoff_s=0.0, timeout_s=5)
 
@@ -89,12 +90,21 @@ def test_dropped_connection_resumes_with_range(server, tmp_path: Path) -> None:
     data = bytes(range(256)) * 4000  # ~1 MB
     state.files["f.bin"] = data
     state.drop_after["f.bin"] = 300_000
+    progress = RecordedProgress()
     dest = fetch(
-        base + "f.bin", tmp_path / "f.bin", md5=md5(data), policy=FAST, sleep=lambda s: None
+        base + "f.bin",
+        tmp_path / "f.bin",
+        md5=md5(data),
+        policy=FAST,
+        sleep=lambda s: None,
+        progress=progress,
     )
     assert dest.read_bytes() == data
     assert not (tmp_path / "f.bin.part").exists()
     assert [e["range"] for e in state.log] == [None, "bytes=300000-"]
+    # the retry restarted the stage at the bytes on disk: every byte counted once
+    assert progress.stages == ["download f.bin"] * 2 and progress.open is None
+    assert progress.done["download f.bin"] == progress.totals["download f.bin"] == len(data)
 
 
 def test_interrupted_run_resumes_from_part_file(server, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from ilsvrc_bench.data.devkit import load_hierarchy, read_devkit
 from ilsvrc_bench.data.sample import sample_devkit_ids
 from ilsvrc_bench.errors import DataError
 from ilsvrc_bench.synsets import by_wnid
+from tests.recorded_progress import RecordedProgress
 
 
 def test_prepare_official_labels_follow_devkit(sample_archives, prepared) -> None:
@@ -89,16 +90,12 @@ def test_vanished_tar_names_file(sample_archives, tmp_path: Path) -> None:
 
 
 def test_progress_reports_every_byte_of_the_tar(sample_archives, tmp_path: Path) -> None:
-    seen: dict[str, int] = {}
-    totals: dict[str, int | None] = {}
-
-    def progress(stage: str, advance: int, total: int | None) -> None:
-        seen[stage] = seen.get(stage, 0) + advance
-        totals[stage] = total
-
+    progress = RecordedProgress()
     prepare(list(sample_archives), root=tmp_path / "r", progress=progress)
     stage = "index ILSVRC2012_img_val.tar"
-    assert seen[stage] == totals[stage] == sample_archives[0].stat().st_size
+    assert progress.done[stage] == progress.totals[stage] == sample_archives[0].stat().st_size
+    assert progress.units[stage] == "bytes"
+    assert progress.open is None  # every stage was stopped
 
 
 def test_a_sample_has_the_same_bytes_every_time(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ from ilsvrc_bench.data.devkit import read_devkit
 from ilsvrc_bench.data.labelorder import check_predictions, devkit_order_map, string_sorted_map
 from ilsvrc_bench.data.sample import pack_official
 from ilsvrc_bench.data.verify import decode_findings, verify
+from tests.recorded_progress import RecordedProgress
 
 
 def jpeg(mode: str, fmt: str = "JPEG") -> bytes:
@@ -29,8 +30,10 @@ def test_verify_decode_lists_cmyk_grayscale_png_and_broken(tmp_path: Path) -> No
     ]
     pack_official(tmp_path / "src", images)
     ds = prepare([tmp_path / "src"], root=tmp_path / "r")
-    plain = verify(ds)
+    progress = RecordedProgress()
+    plain = verify(ds, progress=progress)
     assert plain.ok and plain.n_checked == 5 and not plain.findings
+    assert progress.done == progress.totals == {"verify": 5} and progress.open is None
     report = verify(ds, decode=True)
     kinds = {(f.path[-6:-5], f.kind) for f in report.findings}
     assert kinds == {("2", "cmyk"), ("3", "grayscale"), ("4", "not-jpeg"), ("5", "decode")}
