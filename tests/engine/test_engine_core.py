@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import errno
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 import pytest
 import torch
 
-from ilsvrc_bench import metrics, runs
+from ilsvrc_bench import metrics, runs, serialize
 from ilsvrc_bench.engine import EvalOptions, evaluate_specs
 from ilsvrc_bench.engine.store import PredictionStore
 from ilsvrc_bench.errors import DataError, DeviceError, ModelError, RunError
@@ -156,22 +159,24 @@ def test_disk_full_keeps_earlier_chunks_and_resumes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ds = MemoryDataset(n=8)
-    real = runs.files.atomic_write_bytes
+    real = serialize.atomic_writer
     writes = {"chunks": 0}
 
-    def full_disk(path: Path, data: bytes) -> None:
-        if path.name.startswith("chunk-"):
-            writes["chunks"] += 1
-            if writes["chunks"] >= 3:
-                raise RunError(f"cannot write {path}: No space left on device")
-        real(path, data)
+    @contextmanager
+    def full_disk(path: Path, **options: Any) -> Iterator[BinaryIO]:
+        with real(path, **options) as fh:
+            if path.name.startswith("chunk-"):
+                writes["chunks"] += 1
+                if writes["chunks"] >= 3:
+                    raise OSError(errno.ENOSPC, "No space left on device")
+            yield fh
 
-    monkeypatch.setattr(runs.files, "atomic_write_bytes", full_disk)
-    with pytest.raises(RunError, match="No space left"):
+    monkeypatch.setattr(serialize, "atomic_writer", full_disk)
+    with pytest.raises(RunError, match=r"cannot write .*chunk-\d+\.parquet: No space left"):
         run(tmp_path, ds, batch_size=2, flush_batches=1, flush_min_seconds=0)
     (run_dir,) = runs.iter_run_dirs(tmp_path / "runs")
     assert len(PredictionStore(run_dir, save_logits=False).done) == 4
-    monkeypatch.setattr(runs.files, "atomic_write_bytes", real)
+    monkeypatch.setattr(serialize, "atomic_writer", real)
     (result,) = run(tmp_path, ds, batch_size=2, flush_batches=1, flush_min_seconds=0)
     assert result.reused_images == 4 and result.record.metrics.n_images == 8
 
