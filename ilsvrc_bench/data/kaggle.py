@@ -25,9 +25,9 @@ from ilsvrc_bench import paths
 from ilsvrc_bench.data.dataset import Dataset
 from ilsvrc_bench.data.folders import KAGGLE_SOLUTION, KAGGLE_VAL
 from ilsvrc_bench.data.kaggle_client import PART, Damaged, authenticate, fetch_file, new_client
-from ilsvrc_bench.data.scan import Progress
 from ilsvrc_bench.data.textfiles import read_text, rows
 from ilsvrc_bench.errors import DataError, UsageError
+from ilsvrc_bench.progress import Progress, stage
 from ilsvrc_bench.synsets import all_synsets
 
 KAGGLE_DIR = "kaggle"
@@ -79,7 +79,10 @@ def _fetch_all(
     """Fetch ``names`` on ``jobs`` threads; the damaged are returned, the first other error
     stops the rest (what finished is kept)."""
     damaged: list[Damaged] = []
-    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="kaggle") as pool:
+    with (
+        stage(progress, STAGE, len(names)) as advance,
+        ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="kaggle") as pool,
+    ):
         pending: set[Future[Path]] = {pool.submit(fetch, name) for name in names}
         try:
             while pending:
@@ -90,8 +93,7 @@ def _fetch_all(
                         damaged.append(exc)
                     elif exc is not None:
                         raise exc
-                    if progress is not None:
-                        progress(STAGE, 1, len(names))
+                    advance(1)
         finally:
             for future in pending:
                 future.cancel()
