@@ -1,4 +1,4 @@
-from ilsvrc_bench.cli import main
+from ilsvrc_bench.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

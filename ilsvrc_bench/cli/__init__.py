@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from ilsvrc_bench import __version__, output
+from ilsvrc_bench.cli import startup
 from ilsvrc_bench.errors import ExitCode, IlsvrcBenchError
 
 # name -> "module:attribute" of the click command; each module keeps heavy imports inside
@@ -184,6 +185,15 @@ def main(ctx: click.Context) -> None:
     # forward took 40-45% less CPU time on a busy 2-core machine (docs/performance.md). Set
     # before torch is imported (commands import it lazily); a user's own setting wins.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    startup.defer_dynamo_import()
+
+
+def run() -> None:
+    """The ``ilsvrc-bench`` program: :func:`main`, then a quick exit (``cli/startup.py``)."""
+    try:
+        main()
+    finally:
+        startup.freeze_heap()
 
 
 def _show_warning(  # noqa: PLR0917 - the signature warnings.showwarning calls
