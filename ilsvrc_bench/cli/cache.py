@@ -88,7 +88,11 @@ def cache_command(  # noqa: PLR0917 - one parameter per click option
     target = caches.plan(dataset, spec.preprocessing, protocol)
     complete, have = caches.status(target)
     size = f"{target.size_bytes / 2**30:.2f} GiB"
-    if complete:
+    workers = _default_workers() if workers is None else workers
+    if complete and not dry_run:  # checked: a damaged cache is repaired, its damaged chunks redone
+        redone = caches.build(dataset, spec.preprocessing, target, workers=workers)
+        status = f"repaired ({redone} images decoded again)" if redone else "complete"
+    elif complete:
         status = "complete"
     elif dry_run:
         status = f"partial ({have} of {target.n_images})" if have else "not written"
@@ -99,7 +103,7 @@ def cache_command(  # noqa: PLR0917 - one parameter per click option
                 dataset,
                 spec.preprocessing,
                 target,
-                workers=_default_workers() if workers is None else workers,
+                workers=workers,
                 on_chunk=advance,
             )
         status = "written" if have == 0 else f"resumed ({have} images were already written)"

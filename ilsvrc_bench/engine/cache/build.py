@@ -48,7 +48,7 @@ def build(
     """
     from filelock import FileLock, Timeout
 
-    if read_done(p) is not None:
+    if read_done(p) is not None and _damaged_chunks(p) == set():
         return 0
     p.directory.mkdir(parents=True, exist_ok=True)
     lock = FileLock(str(p.directory / ".lock"))
@@ -82,6 +82,8 @@ def _build_locked(
         for name in (VIEWS, HASHES, CHUNKS, DONE):
             (p.directory / name).unlink(missing_ok=True)
         _write_json(p.directory / PLAN, p.to_json())
+    if (p.directory / DONE).exists():  # complete once, since damaged: redo what no longer matches
+        _forget_damaged(p)
     done = done_chunks(p)
     _drop_torn_line(p.directory / CHUNKS)
     _reserve(p, free_bytes)
@@ -193,6 +195,37 @@ def _finish(p: CachePlan) -> None:
     for chunk_bad in done.values():
         unreadable.update(chunk_bad)
     _write_json(p.directory / DONE, {**p.to_json(), "unreadable": unreadable})
+
+
+def _damaged_chunks(p: CachePlan) -> set[int] | None:
+    """Chunks holding an image whose views no longer match their SHA-256; None when a file has
+    the wrong size (all of it is suspect). Reads the whole cache once."""
+    sizes = ((VIEWS, p.n_images * p.image_bytes), (HASHES, p.n_images * DIGEST_BYTES))
+    if any(file_size(p.directory / name) != size for name, size in sizes):
+        return None
+    damaged: set[int] = set()
+    with (p.directory / VIEWS).open("rb") as views, (p.directory / HASHES).open("rb") as hashes:
+        for i in range(p.n_images):
+            if hashlib.sha256(views.read(p.image_bytes)).digest() != hashes.read(DIGEST_BYTES):
+                damaged.add(i // p.chunk_images)
+    return damaged
+
+
+def _forget_damaged(p: CachePlan) -> None:
+    """Un-finish a damaged cache: drop ``cache.json`` and the damaged chunks' log lines (every
+    file when the sizes are wrong), so the build below decodes those chunks again."""
+    damaged = _damaged_chunks(p)
+    (p.directory / DONE).unlink()
+    if damaged is None:
+        for name in (VIEWS, HASHES, CHUNKS):
+            (p.directory / name).unlink(missing_ok=True)
+        return
+    kept = [
+        json.dumps({"chunk": c, "unreadable": bad}) + "\n"
+        for c, bad in sorted(done_chunks(p).items())
+        if c not in damaged
+    ]
+    serialize.atomic_write_text(p.directory / CHUNKS, "".join(kept), error=DataError)
 
 
 def _drop_torn_line(log: Path) -> None:
