@@ -192,9 +192,11 @@ def resolve(data: str | os.PathLike[str] | None, root: str | os.PathLike[str] | 
         return datasets_dir(root) / DEFAULT_NAME
     candidate = Path(data).expanduser()
     text = os.fspath(data)
-    if candidate.is_dir() or os.sep in text or "/" in text:
+    if os.sep in text or "/" in text or (candidate / DATASET_JSON).is_file():
         return candidate
-    return datasets_dir(root) / text
+    named = datasets_dir(root) / text
+    # a bare name: the prepared dataset wins over a folder of that name here (its source images)
+    return candidate if candidate.is_dir() and not (named / DATASET_JSON).is_file() else named
 
 
 def open_dataset(
