@@ -8,6 +8,7 @@ the table in docs/reliability.md lists them after the older areas.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -277,3 +278,128 @@ def _three_of_ten_crops(env: Env, result: Result) -> None:
       post=_three_of_ten_crops)  # fmt: skip
 def _(env: Env) -> list[str]:
     return ev(env, TINY, "--limit", "3", "--protocol", "10crop", "--format", "json")
+
+
+# -- the preprocessed cache -------------------------------------------------------------------
+
+
+def sample_name(env: Env) -> str:
+    """The sample, prepared once (preparing again would replace it, and its cache with it)."""
+    return "sample" if (env.root / "datasets" / "sample").is_dir() else env.prepared()
+
+
+def cache_args(env: Env, *extra: str) -> list[str]:
+    return ["data", "cache", "-m", TINY, "--root", str(env.root), "--data", sample_name(env),
+            "--resize", "40", "--crop", "32", "--workers", "0", *extra]  # fmt: skip
+
+
+def built_cache(env: Env) -> Path:
+    """The sample's cache for the tiny model at 40/32, built; returns its directory."""
+    run_cli(cache_args(env))
+    (done,) = (env.root / "datasets").rglob("cache.json")
+    return done.parent
+
+
+def damage(path: Path, offset: int = 5000) -> None:
+    with path.open("r+b") as fh:
+        fh.seek(offset)
+        fh.write(b"\xff" * 100)
+
+
+@case("cache-damaged", "cache", "eval reading a cache whose bytes changed", 3,
+      "does not match its SHA-256")  # fmt: skip
+def _(env: Env) -> list[str]:
+    damage(built_cache(env) / "views.u8")
+    return ev(env, TINY, data=sample_name(env))
+
+
+@case("cache-truncated", "cache", "eval reading a cache file cut short", 3, "wrong size")
+def _(env: Env) -> list[str]:
+    views = built_cache(env) / "views.u8"
+    with views.open("r+b") as fh:
+        fh.truncate(views.stat().st_size // 2)
+    return ev(env, TINY, data=sample_name(env))
+
+
+def _repaired_and_usable(env: Env, result: Result) -> None:
+    (row,) = json.loads(result.stdout)
+    assert row["status"].startswith("repaired"), row
+    run_cli(ev(env, TINY, data=sample_name(env)))  # the repaired cache reads cleanly
+
+
+@case("cache-repair", "cache", "data cache run again on a damaged cache (repaired)", 0,
+      post=_repaired_and_usable)  # fmt: skip
+def _(env: Env) -> list[str]:
+    damage(built_cache(env) / "views.u8")
+    return [*cache_args(env), "--format", "json"]
+
+
+@case("cache-garbage-record", "cache", "eval with a cache whose cache.json is garbage (decodes)",
+      0)  # fmt: skip
+def _(env: Env) -> list[str]:
+    (built_cache(env) / "cache.json").write_text("{garbage")
+    return ev(env, TINY, data=sample_name(env))
+
+
+def _decoded(env: Env, result: Result) -> None:
+    for run_json in env.runs.rglob("run.json"):
+        notes = json.loads(run_json.read_text())["notes"]
+        assert not any("read from the cache" in n for n in notes), notes
+
+
+@case("cache-foreign", "cache", "another dataset's cache copied in under this one's key", 0,
+      post=_decoded)  # fmt: skip
+def _(env: Env) -> list[str]:
+    from ilsvrc_bench.data import write_sample
+
+    source = built_cache(env)
+    write_sample(env.src / "other", classes=4, per_class=2, seed=1)
+    run_cli(["data", "prepare", str(env.src / "other"), "--root", str(env.root),
+             "--name", "other"])  # fmt: skip
+    result = run_cli([*cache_args(env, "--dry-run", "--format", "json"), "--data", "other"])
+    (row,) = json.loads(result.stdout)
+    shutil.copytree(source, row["path"])
+    return ev(env, TINY, data="other")
+
+
+@case("cache-locked", "cache", "data cache while another process writes the same cache", 5,
+      "another process")  # fmt: skip
+def _(env: Env) -> list[str]:
+    from filelock import FileLock
+
+    result = run_cli(cache_args(env, "--dry-run", "--format", "json"))
+    (row,) = json.loads(result.stdout)
+    Path(row["path"]).mkdir(parents=True)
+    lock = FileLock(Path(row["path"]) / ".lock")
+    lock.acquire()
+    env.cleanup.append(lock.release)
+    return cache_args(env)
+
+
+def _resumed(env: Env, result: Result) -> None:
+    (row,) = json.loads(result.stdout)
+    assert row["status"].startswith("resumed"), row
+
+
+@case("cache-after-kill", "cache",
+      "data cache after a killed build (no cache.json, a torn log line, a stale .lock)", 0,
+      post=_resumed)  # fmt: skip
+def _(env: Env) -> list[str]:
+    folder = built_cache(env)
+    (folder / "cache.json").unlink()
+    (folder / "chunks.jsonl").write_text('{"chunk": 0, "unreadable": {}}\n{"chunk": 1, "unrea')
+    (folder / ".lock").write_text("")
+    return [*cache_args(env), "--format", "json"]
+
+
+@case(
+    "data-name-and-folder",
+    "flags",
+    "--data NAME run where a folder NAME (its source images) is in the working directory",
+    0,
+)
+def _(env: Env) -> list[str]:
+    name = env.prepared()
+    (env.cwd / name).mkdir()
+    env.allowed_extra.append(env.cwd)
+    return ev(env, TINY, data=name)
