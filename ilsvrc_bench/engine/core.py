@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -35,6 +36,10 @@ class Scorer:
     store: PredictionStore
     compute_s: float = 0.0
     n_scored: int = 0
+    # Which of the batch's pixel recipes feeds it (``Batch.views``), and its own normalisation
+    # (mean, std, channel order); None: the pass's ``PassContext.prep``.
+    recipe: int = 0
+    prep: Preprocessing | None = None
 
 
 @dataclass(frozen=True)
@@ -120,30 +125,48 @@ def run_pass(
 
 
 def _score_batch(batch: Batch, scorers: Sequence[Scorer], cfg: PassContext) -> None:
-    from ilsvrc_bench.models.preprocess import normalize
-
     index = batch.index.numpy()
     needs = [np.array([i not in s.store.done for i in index.tolist()], bool) for s in scorers]
-    if not any(n.any() for n in needs):
+    active = [(s, need) for s, need in zip(scorers, needs, strict=True) if need.any()]
+    if not active:
         return
-    t0 = time.perf_counter()
-    images = batch.images.to(cfg.device, non_blocking=cfg.device.type == "cuda")
-    b, v = images.shape[:2]
-    x = normalize(images.reshape(b * v, *images.shape[2:]), cfg.prep)
-    if cfg.options.channels_last:
-        x = x.contiguous(memory_format=torch.channels_last)
-    prep_s = time.perf_counter() - t0
+    # Each model input is made once: scorers reading the same recipe with the same
+    # normalisation share it, and share the time it took.
+    inputs: dict[tuple[object, ...], tuple[torch.Tensor, float]] = {}
+    sharing = Counter(_input_key(s, cfg) for s, _ in active)
     readable = batch.readable.numpy()
-    for scorer, need in zip(scorers, needs, strict=True):
-        if not need.any():
-            continue
+    for scorer, need in active:
+        key = _input_key(scorer, cfg)
+        if key not in inputs:
+            t0 = time.perf_counter()
+            x = _model_input(batch.views(scorer.recipe), scorer.prep or cfg.prep, cfg)
+            inputs[key] = (x, time.perf_counter() - t0)
+        x, prep_s = inputs[key]
+        b, v = batch.views(scorer.recipe).shape[:2]
         t1 = time.perf_counter()
         rows = _predict(
             scorer, x=x, b=b, v=v, cfg=cfg, index=index, readable=readable, errors=batch.errors
         )
         scorer.store.append(_take(rows, need))
-        scorer.compute_s += time.perf_counter() - t1 + prep_s / len(scorers)
+        scorer.compute_s += time.perf_counter() - t1 + prep_s / sharing[key]
         scorer.n_scored += int(need.sum())
+
+
+def _input_key(scorer: Scorer, cfg: PassContext) -> tuple[object, ...]:
+    prep = scorer.prep or cfg.prep
+    return (scorer.recipe, prep.mean, prep.std, prep.color_order)
+
+
+def _model_input(images: torch.Tensor, prep: Preprocessing, cfg: PassContext) -> torch.Tensor:
+    """uint8 ``[B, V, 3, H, W]`` views -> the normalised float ``[B*V, 3, H, W]`` on the device."""
+    from ilsvrc_bench.models.preprocess import normalize
+
+    images = images.to(cfg.device, non_blocking=cfg.device.type == "cuda")
+    b, v = images.shape[:2]
+    x = normalize(images.reshape(b * v, *images.shape[2:]), prep)
+    if cfg.options.channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
 
 
 def _predict(

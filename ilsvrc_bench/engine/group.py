@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +46,7 @@ def run_group(
     world = plan.world
     with contextlib.ExitStack() as stack:
         # Load every model of the group before any run directory is made.
-        loaded = [load(m.spec, device=plan.device) for m in group.models]
+        loaded = _load_each(group, plan.device, load)
         channels_last = _channels_last(plan.options, plan.device, loaded)
         plan = replace(plan, options=replace(plan.options, channels_last=channels_last))
         prepared = [_prepare(plan, m, model) for m, model in zip(group.models, loaded, strict=True)]
@@ -80,7 +80,9 @@ def run_group(
                 on_retry=on_retry,
             )
         if len(active) > 1:
-            notes.append("decoded once for " + ", ".join(a.planned.spec.name for a in active))
+            names = ", ".join(dict.fromkeys(a.planned.spec.name for a in active))
+            recipes = f" ({len(group.recipes)} pixel recipes)" if len(group.recipes) > 1 else ""
+            notes.append(f"each image decoded once for {len(active)} runs of {names}{recipes}")
         mine = [_rank_timing(world, plan.device, stats, a.scorer) for a in active]
         timings = world.gather(mine)
         records = on_main(
@@ -95,6 +97,35 @@ def run_group(
             for a, (rec, warning) in zip(active, records, strict=True)
         ]
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _load_each(group: Group, device: torch.device, load: LoadFn) -> list[Any]:
+    """Every model of the group, each built once: models that differ only in preprocessing (a
+    sweep's points) share one build (``ModelSource.build`` does not read the preprocessing), so
+    a grid of P points holds one copy of the weights or one runtime session, not P."""
+    built: dict[Any, Any] = {}
+    out = []
+    for m in group.models:
+        same = _identity(m)
+        first = built.get(same) if same is not None else None
+        if is_dataclass(first):
+            out.append(replace(first, spec=m.spec))  # type: ignore[type-var]
+            continue
+        loaded = load(m.spec, device=device)
+        if same is not None:
+            built.setdefault(same, loaded)
+        out.append(loaded)
+    return out
+
+
+def _identity(m: PlannedModel) -> Any | None:
+    """What a model is, its preprocessing left out; None when a spec field cannot be hashed."""
+    same = (m.ref, replace(m.spec, preprocessing=Preprocessing()))
+    try:
+        hash(same)
+    except TypeError:
+        return None
+    return same
 
 
 def on_main(world: distributed.World, work: Callable[[], Any]) -> Any:
@@ -193,7 +224,13 @@ def _open(plan: Plan, p: _Prepared, run_dir: Path, record: runs.RunRecord) -> _R
         store.forget_unreadable()
     if store.n_reused:
         notes.append(f"resumed {run_dir.name}: reused {store.n_reused} images")
-    scorer = core.Scorer(label=p.planned.ref, model=p.model, store=store)
+    scorer = core.Scorer(
+        label=p.planned.ref,
+        model=p.model,
+        store=store,
+        recipe=p.planned.recipe,
+        prep=p.planned.spec.preprocessing,
+    )
     return _Run(p.planned, run_dir, record, store, scorer, notes)
 
 
@@ -235,6 +272,7 @@ def _one_pass(
             subset,
             keep=pending.__getitem__,
             prep=group.prep,
+            also=group.recipes[1:],
             protocol=options.protocol,
             batch_size=batch_size,
             workers=options.workers,

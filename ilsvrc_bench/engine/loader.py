@@ -1,8 +1,9 @@
 """Dataset -> uint8 batches of protocol views, decoded in worker processes.
 
-Images are decoded once per pass and shared by every model in the pass (models with equal
-``Preprocessing.key``). Batches stay uint8 until they reach the device, where they are
-normalised; on CUDA they come out of pinned memory so the copy can be non-blocking.
+Images are decoded once per pass and shared by every model in the pass; a pass may make several
+pixel recipes (e.g. the points of a sweep) from that one decode. Batches stay uint8 until they
+reach the device, where they are normalised; on CUDA they come out of pinned memory so the copy
+can be non-blocking.
 An image that cannot be read or decoded yields a zero tensor and its error, never a dropped row.
 """
 
@@ -51,55 +52,96 @@ class DatasetLike(Protocol):
 @dataclass
 class Batch:
     """``index``: manifest rows ``[B]``; ``images``: uint8 ``[B, V, 3, H, W]``;
-    ``readable``: bool ``[B]``; ``errors``: one message per image ("" when readable)."""
+    ``readable``: bool ``[B]``; ``errors``: one message per image ("" when readable).
+
+    A pass that feeds several pixel recipes from one decode carries the other recipes' views
+    in ``variants`` (same layout, their own crop size): ``views(i)`` is recipe ``i``'s.
+    """
 
     index: torch.Tensor
     images: torch.Tensor
     readable: torch.Tensor
     errors: list[str]
+    variants: tuple[torch.Tensor, ...] = ()
 
     def __len__(self) -> int:
         return int(self.index.shape[0])
 
+    def views(self, recipe: int) -> torch.Tensor:
+        return self.images if recipe == 0 else self.variants[recipe - 1]
+
     def pin_memory(self) -> Batch:
         # DataLoader calls this on custom batch types when pin_memory=True.
-        return Batch(self.index, self.images.pin_memory(), self.readable, self.errors)
+        return Batch(
+            self.index,
+            self.images.pin_memory(),
+            self.readable,
+            self.errors,
+            tuple(v.pin_memory() for v in self.variants),
+        )
 
 
-class ImageViews(TorchDataset[tuple[int, torch.Tensor, bool, str]]):
-    """Item ``i``: (manifest index, uint8 views ``[V, 3, crop, crop]``, readable, error)."""
+Views = torch.Tensor | tuple[torch.Tensor, ...]
+Item = tuple[int, Views, bool, str]
+
+
+class ImageViews(TorchDataset[Item]):
+    """Item ``i``: (manifest index, uint8 views ``[V, 3, crop, crop]``, readable, error).
+
+    With ``also`` (more pixel recipes) the image is decoded once and item ``i`` holds a tuple of
+    views, ``prep``'s first, then one per recipe of ``also`` (``protocols.views_of_each``).
+    """
 
     def __init__(
-        self, dataset: DatasetLike, records: Sequence[Any], prep: Preprocessing, protocol: str
+        self,
+        dataset: DatasetLike,
+        records: Sequence[Any],
+        prep: Preprocessing,
+        protocol: str,
+        also: Sequence[Preprocessing] = (),
     ) -> None:
         self.dataset = dataset
         self.records = list(records)
         self.prep = prep
         self.protocol = protocol
+        self.recipes = (prep, *also)
         self.n_views = protocols.n_views(protocol)
 
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, i: int) -> tuple[int, torch.Tensor, bool, str]:
+    def __getitem__(self, i: int) -> Item:
         from ilsvrc_bench.models.preprocess import decode_rgb
 
         record = self.records[i]
         try:
             img = decode_rgb(self.dataset.read_bytes(record), source=record.path)
-            return record.index, protocols.views(img, self.prep, self.protocol), True, ""
+            made = protocols.views_of_each(img, self.recipes, self.protocol)
+            return record.index, self._pack(made), True, ""
         except DataError as exc:
-            size = self.prep.crop_size
-            blank = torch.zeros((self.n_views, 3, size, size), dtype=torch.uint8)
-            return record.index, blank, False, str(exc)
+            blank = [
+                torch.zeros((self.n_views, 3, p.crop_size, p.crop_size), dtype=torch.uint8)
+                for p in self.recipes
+            ]
+            return record.index, self._pack(blank), False, str(exc)
+
+    def _pack(self, views: list[torch.Tensor]) -> Views:
+        return views[0] if len(views) == 1 else tuple(views)
 
 
-def collate(items: Sequence[tuple[int, torch.Tensor, bool, str]]) -> Batch:
+def collate(items: Sequence[Item]) -> Batch:
+    first = items[0][1] if items else None
+    n = len(first) if isinstance(first, tuple) else 1
+    stacks = [
+        torch.stack([it[1][k] if isinstance(it[1], tuple) else it[1] for it in items])
+        for k in range(n)
+    ]
     return Batch(
         index=torch.tensor([it[0] for it in items], dtype=torch.int64),
-        images=torch.stack([it[1] for it in items]),
+        images=stacks[0],
         readable=torch.tensor([it[2] for it in items], dtype=torch.bool),
         errors=[it[3] for it in items],
+        variants=tuple(stacks[1:]),
     )
 
 
@@ -136,10 +178,12 @@ def make_loader(
     workers: int,
     pin_memory: bool,
     keep: Callable[[int], bool] | None = None,
+    also: Sequence[Preprocessing] = (),
 ) -> DataLoader[Any]:
     """Batches over ``records`` in the given order: no shuffling, no padding, last batch kept.
 
-    ``keep(position)`` leaves out records (already scored), on the grid of ``grid_batches``.
+    ``keep(position)`` leaves out records (already scored), on the grid of ``grid_batches``;
+    ``also`` adds pixel recipes made from the same decode (``Batch.variants``).
     """
     # Import the decoding stack here, once: before workers fork (so each does not import it
     # again) and before the pass's clock starts (torchvision takes seconds to import).
@@ -148,12 +192,13 @@ def make_loader(
     import ilsvrc_bench.models.preprocess  # noqa: F401
 
     return DataLoader(
-        ImageViews(dataset, records, prep, protocol),
+        ImageViews(dataset, records, prep, protocol, also),
         batch_sampler=grid_batches(len(records), batch_size, keep),
         num_workers=workers,
         collate_fn=collate,
         pin_memory=pin_memory,
         worker_init_fn=worker_init if workers > 0 else None,
-        prefetch_factor=4 if workers > 0 else None,
+        # Batches of several recipes are larger: fewer in flight keeps memory flat.
+        prefetch_factor=(2 if also else 4) if workers > 0 else None,
         persistent_workers=False,
     )

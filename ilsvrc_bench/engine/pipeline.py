@@ -4,7 +4,8 @@
 
 * a complete preprocessed cache with the same key (``engine.cache``), when one exists and the
   caller did not turn caches off: no decoding at all, bit-identical views;
-* the exact CPU path (``loader.ImageViews``: Pillow decode, torchvision resize and crops);
+* the exact CPU path (``loader.ImageViews``: Pillow decode, torchvision resize and crops), which
+  can make several pixel recipes' views from one decode (``also``);
 * ``decode="gpu"``: nvJPEG on the device (``engine.gpu_decode``), CPU fallback per image.
 
 Normalising happens on the device, in ``core`` (``models.preprocess.normalize``).
@@ -73,10 +74,16 @@ def open_batches(
     keep: Callable[[int], bool] | None = None,
     use_cache: bool = True,
     decode: str = "cpu",
+    also: Sequence[Preprocessing] = (),
 ) -> Source:
-    """The batches of one pass over ``records`` (see the module docstring for the sources)."""
+    """The batches of one pass over ``records`` (see the module docstring for the sources).
+
+    ``also``: more pixel recipes made from each image's one decode (exact CPU path only).
+    """
     pin = device.type == "cuda"
-    cached = find_cache(dataset, prep, protocol, decode) if use_cache else None
+    if also and decode != "cpu":
+        raise UsageError("several pixel recipes from one decode need the CPU decoder")
+    cached = find_cache(dataset, prep, protocol, decode) if use_cache and not also else None
     if cached is not None:
         loader = DataLoader(
             cached.for_records(records),
@@ -104,6 +111,7 @@ def open_batches(
         records,
         keep=keep,
         prep=prep,
+        also=also,
         protocol=protocol,
         batch_size=batch_size,
         workers=workers,

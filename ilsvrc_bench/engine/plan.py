@@ -2,8 +2,11 @@
 
 Everything that can be checked before a model is loaded is checked here, once: the manifest
 agrees with itself, the data is still there, each model's preprocessing suits the protocol, the
-precision suits the device. Models with equal preprocessing share one group: one decoding pass
-feeds them all.
+precision suits the device. Models share one group, one decoding pass: models whose pixels are
+made the same way (``Preprocessing.pixel_key``) share their views, and on the exact CPU path the
+views of every pixel recipe are made from the one decode of each image (a sweep's points, models
+with different resize rules), unless a complete cache serves a recipe already, up to a memory
+budget per batch (``MAX_BATCH_BYTES``).
 """
 
 from __future__ import annotations
@@ -24,6 +27,11 @@ from ilsvrc_bench.engine.subset import stratified_subset
 from ilsvrc_bench.errors import DataError
 from ilsvrc_bench.models.spec import ModelSpec, Preprocessing
 
+# The uint8 views of one batch, over every recipe of a shared decoding pass (the loader keeps two
+# batches in flight per worker): more recipes than this go to a further pass. At batch 64 and
+# 224x224 centre crops that is 10 recipes.
+MAX_BATCH_BYTES = 96 * 2**20
+
 
 @dataclass(frozen=True)
 class PlannedModel:
@@ -32,14 +40,21 @@ class PlannedModel:
     position: int
     ref: str
     spec: ModelSpec
+    recipe: int = 0  # the index of its pixel recipe in its group's ``recipes``
 
 
 @dataclass(frozen=True)
 class Group:
-    """Models that share a preprocessing, hence one decoding pass."""
+    """Models fed by one decoding pass: ``recipes`` are the distinct pixel recipes the pass makes
+    of each decoded image; a model reads the views of ``recipes[model.recipe]``."""
 
-    prep: Preprocessing
+    recipes: tuple[Preprocessing, ...]
     models: tuple[PlannedModel, ...]
+
+    @property
+    def prep(self) -> Preprocessing:
+        """The first recipe (the only one, unless the group shares a decode across recipes)."""
+        return self.recipes[0]
 
 
 @dataclass(frozen=True)
@@ -75,13 +90,10 @@ def make_plan(
     _check_storage(dataset)
     subset, subset_sha = stratified_subset(records, options.limit)
     class_subset = _class_subset(dataset)
-    by_prep: dict[tuple[Any, ...], list[PlannedModel]] = {}
-    preps: dict[tuple[Any, ...], Preprocessing] = {}
+    by_pixels: dict[tuple[Any, ...], list[tuple[int, str, ModelSpec]]] = {}
     for position, (ref, spec) in enumerate(specs):
         protocols.check(options.protocol, spec.preprocessing)
-        key = spec.preprocessing.key
-        preps.setdefault(key, spec.preprocessing)
-        by_prep.setdefault(key, []).append(PlannedModel(position, ref, spec))
+        by_pixels.setdefault(spec.preprocessing.pixel_key, []).append((position, ref, spec))
     data_info = {
         "name": dataset.name,
         "path": str(dataset.path),
@@ -103,9 +115,53 @@ def make_plan(
         runs_dir=runs_dir,
         subset=tuple(subset),
         data_info=data_info,
-        groups=tuple(Group(preps[k], tuple(models)) for k, models in by_prep.items()),
+        groups=_groups(list(by_pixels.values()), dataset, options),
         class_subset=class_subset,
     )
+
+
+def _groups(
+    recipes: list[list[tuple[int, str, ModelSpec]]], dataset: DatasetLike, options: EvalOptions
+) -> tuple[Group, ...]:
+    """One group per decoding pass; ``recipes`` holds the models of each pixel recipe."""
+    shared: list[list[tuple[int, str, ModelSpec]]] = []
+    alone: list[list[tuple[int, str, ModelSpec]]] = []
+    for models in recipes:
+        prep = models[0][2].preprocessing
+        # The cache and nvJPEG make one recipe's views; a complete cache beats decoding.
+        cached = options.cache is not False and pipeline.find_cache(
+            dataset, prep, options.protocol, options.decode
+        )
+        own_pass = options.decode != "cpu" or options.cache is True or cached
+        (alone if own_pass else shared).append(models)
+    passes = [[models] for models in alone] + _within_budget(shared, options)
+    return tuple(_group(p) for p in passes)
+
+
+def _within_budget(
+    recipes: list[list[tuple[int, str, ModelSpec]]], options: EvalOptions
+) -> list[list[list[tuple[int, str, ModelSpec]]]]:
+    """Recipes cut into passes whose batches of views stay under ``MAX_BATCH_BYTES``."""
+    per_view = protocols.n_views(options.protocol) * 3 * options.batch_size
+    passes: list[list[list[tuple[int, str, ModelSpec]]]] = []
+    used = 0
+    for models in recipes:
+        size = per_view * models[0][2].preprocessing.crop_size ** 2
+        if not passes or used + size > MAX_BATCH_BYTES:
+            passes.append([])
+            used = 0
+        passes[-1].append(models)
+        used += size
+    return passes
+
+
+def _group(recipes: list[list[tuple[int, str, ModelSpec]]]) -> Group:
+    planned = [
+        PlannedModel(position, ref, spec, recipe=i)
+        for i, models in enumerate(recipes)
+        for position, ref, spec in models
+    ]
+    return Group(tuple(m[0][2].preprocessing for m in recipes), tuple(planned))
 
 
 def _class_subset(dataset: DatasetLike) -> tuple[int, ...] | None:

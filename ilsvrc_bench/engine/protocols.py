@@ -14,7 +14,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 from ilsvrc_bench.errors import UsageError
 from ilsvrc_bench.models.spec import Preprocessing
@@ -55,19 +56,51 @@ def check(protocol: str, prep: Preprocessing) -> None:
 
 def views(img: Image.Image, prep: Preprocessing, protocol: str) -> torch.Tensor:
     """The protocol's views of an RGB image as uint8 ``[V, 3, crop, crop]``."""
+    return views_of_each(img, [prep], protocol)[0]
+
+
+def views_of_each(
+    img: Image.Image, preps: Sequence[Preprocessing], protocol: str
+) -> list[torch.Tensor]:
+    """``views(img, prep, protocol)`` for each of ``preps``, from one decoded image; each
+    distinct resize (size, interpolation, antialias) is made once and cropped as often as asked."""
+    resized = _Resizes(img)
+    return [_views(resized, prep, protocol) for prep in preps]
+
+
+class _Resizes:
+    """The resizes of one decoded image, each made once."""
+
+    def __init__(self, img: Image.Image) -> None:
+        self.img = img
+        self._done: dict[tuple[Any, ...], Image.Image] = {}
+
+    def __call__(self, size: int | tuple[int, int], prep: Preprocessing) -> Image.Image:
+        from ilsvrc_bench.models import preprocess
+
+        key = (size, prep.interpolation, prep.antialias)
+        if key not in self._done:
+            self._done[key] = preprocess.resize(self.img, size, prep)
+        return self._done[key]
+
+
+def _views(resized: _Resizes, prep: Preprocessing, protocol: str) -> torch.Tensor:
     import torch
     import torchvision.transforms.functional as F
 
     from ilsvrc_bench.models import preprocess
 
     if protocol == "center":
-        return preprocess.resize_center_crop(img, prep).unsqueeze(0)
+        if prep.central_fraction is not None:
+            return preprocess.resize_center_crop(resized.img, prep).unsqueeze(0)
+        shorter = resized(prep.resize_size, prep)
+        return preprocess.to_uint8_tensor(preprocess.center_crop(shorter, prep.crop_size))[None]
     if protocol == "full":
-        square = preprocess.resize(img, (prep.crop_size, prep.crop_size), prep)
+        square = resized((prep.crop_size, prep.crop_size), prep)
         return preprocess.to_uint8_tensor(square).unsqueeze(0)
     if protocol == "10crop":
-        resized = preprocess.to_uint8_tensor(preprocess.resize(img, prep.resize_size, prep))
-        five = list(F.five_crop(resized, [prep.crop_size, prep.crop_size]))
+        shorter_t = preprocess.to_uint8_tensor(resized(prep.resize_size, prep))
+        five = list(F.five_crop(shorter_t, [prep.crop_size, prep.crop_size]))
         return torch.stack(five + [v.flip(-1) for v in five])
     n_views(protocol)  # raises for an unknown protocol
     raise AssertionError(protocol)

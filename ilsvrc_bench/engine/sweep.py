@@ -4,6 +4,8 @@ Every point is an ordinary run (its own run record, resumable, placed in reports
 The model's own recipe is always evaluated (added to the grid when the grid misses it), and each
 other point's top-1 is compared with the recipe's on the same images by an exact McNemar test;
 a difference is called real when it survives Holm's correction for the number of points at 5%.
+The points share one decoding pass and one built model (``engine.plan``): each image is decoded
+once for the whole grid.
 """
 
 from __future__ import annotations

@@ -61,11 +61,21 @@ def _mode(prep: Preprocessing) -> Any:
 
 
 def resize(img: Image.Image, size: int | tuple[int, int], prep: Preprocessing) -> Image.Image:
-    """Resize with ``prep``'s interpolation: an int scales the shorter side, a pair is (h, w)."""
+    """Resize with ``prep``'s interpolation: an int scales the shorter side, a pair is (h, w).
+
+    Pillow always antialiases (torchvision ignores ``antialias=False`` for a PIL image), so a
+    bilinear or bicubic resize with ``antialias`` off is made as torchvision makes it for a uint8
+    tensor (``F.resize(tensor, antialias=False)``, the GPU decoder's resize too), not silently
+    antialiased. Nearest has no antialiasing to turn off: it is Pillow's either way.
+    """
     import torchvision.transforms.functional as F
 
     target = [size] if isinstance(size, int) else list(size)
-    out: Image.Image = F.resize(img, target, interpolation=_mode(prep), antialias=prep.antialias)
+    if not prep.antialias and prep.interpolation != "nearest":
+        tensor = F.resize(F.pil_to_tensor(img), target, interpolation=_mode(prep), antialias=False)
+        unsmoothed: Image.Image = F.to_pil_image(tensor)
+        return unsmoothed
+    out: Image.Image = F.resize(img, target, interpolation=_mode(prep), antialias=True)
     return out
 
 

@@ -43,7 +43,11 @@ class ModelSource(Protocol):
         ...
 
     def build(self, spec: ModelSpec, *, device: torch.device) -> LoadedModel:
-        """The model of a spec this source made, with its weights, ready on ``device``."""
+        """The model of a spec this source made, with its weights, ready on ``device``.
+
+        It must not depend on ``spec.preprocessing``: the engine builds a model once for specs
+        that differ only in preprocessing (a sweep's points) and feeds each its own views.
+        """
         ...
 
 

@@ -18,6 +18,8 @@ Source = str
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+# Applied to the uint8 views on the device (``preprocess.normalize``), after decoding and resizing.
+AFTER_PIXELS = frozenset({"mean", "std", "color_order"})
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,14 @@ class Preprocessing:
 
     @property
     def key(self) -> tuple[Any, ...]:
-        """Models with equal keys can share one decoding pass."""
+        """Every field: models with equal keys are fed identical tensors."""
         return tuple(asdict(self).values())
+
+    @property
+    def pixel_key(self) -> tuple[Any, ...]:
+        """The fields that shape the uint8 pixels (all but mean, std and channel order, which
+        are applied on the device): models with equal pixel keys are fed the same views."""
+        return tuple(v for k, v in asdict(self).items() if k not in AFTER_PIXELS)
 
 
 @dataclass(frozen=True)
