@@ -17,7 +17,9 @@ import importlib
 import io
 import os
 import sys
+import time
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,6 +41,11 @@ RULES_HELP = f"accept the rules at {RULES_URL} while signed in with the account 
 CLIENT_RETRIES = 3
 # Seconds to connect, and to wait for the next bytes of an answer, before a retry.
 TIMEOUT = (30.0, 120.0)
+# Pauses before each retry of an API call that met a busy server or a lost connection; a
+# Retry-After the server sends is honoured, up to MAX_WAIT.
+BACKOFF = (2.0, 4.0, 8.0, 16.0)
+MAX_WAIT = 60.0
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 @dataclass(frozen=True)
@@ -147,6 +154,11 @@ def _timeout_adapter() -> Any:
     return Adapter()
 
 
+def _from_storage(exc: Any) -> bool:
+    """Whether an HTTP error came from the signed storage URL rather than Kaggle's API."""
+    return not str(exc.response.url or "").startswith(_endpoint())
+
+
 def _kaggle_error(exc: BaseException, what: str, path: Path | None = None) -> DataError:
     """One line for what users meet: refused credentials, rules not accepted, no connection,
     a full disk (naming ``path``, the file being written)."""
@@ -156,6 +168,11 @@ def _kaggle_error(exc: BaseException, what: str, path: Path | None = None) -> Da
         status = exc.response.status_code
         if status == 401:
             return DataError(f"Kaggle refused the credentials (HTTP 401): {CREDENTIALS_HELP}")
+        if status == 403 and _from_storage(exc):
+            return DataError(
+                f"Kaggle's storage refused the signed download URL of {what} (HTTP 403; it may "
+                "have expired); rerun to resume"
+            )
         if status == 403:
             return DataError(f"{COMPETITION}: Kaggle refused {what} (HTTP 403): {RULES_HELP}")
         if status == 404:
@@ -232,6 +249,39 @@ def _finish(part: Path, final: Path, announced: Announced, *, image: bool) -> No
     part.replace(final)
 
 
+def _retry_after(exc: BaseException, attempt: int) -> float | None:
+    """Seconds to wait before trying a call again, or None when retrying cannot help."""
+    import requests
+
+    if attempt >= len(BACKOFF):
+        return None
+    if isinstance(exc, requests.HTTPError) and exc.response is not None:
+        status = exc.response.status_code
+        if status not in RETRY_STATUSES and not (status == 403 and _from_storage(exc)):
+            return None
+        after = exc.response.headers.get("Retry-After", "")
+        if after.isdigit():
+            return min(float(after), MAX_WAIT)
+    elif not isinstance(exc, (requests.ConnectionError, requests.Timeout)):
+        return None
+    return BACKOFF[attempt]
+
+
+def _retried(call: Callable[[], Any], what: str) -> Any:
+    """``call()``, again after a pause on rate limiting, a 5xx or a lost connection (the
+    client does not retry its API calls, and 16 files at a time may meet Kaggle's limits)."""
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            wait = _retry_after(exc, attempt)
+            if wait is None:
+                raise _kaggle_error(exc, what) from None
+        time.sleep(wait)
+        attempt += 1
+
+
 def _download(api: Any, client: Any, file_name: str, part: Path, final: Path) -> tuple[Any, bool]:
     """Fetch ``file_name`` into ``part``: what was announced, and whether it came zipped."""
     from kagglesdk.competitions.types.competition_api_service import ApiDownloadDataFileRequest
@@ -239,11 +289,10 @@ def _download(api: Any, client: Any, file_name: str, part: Path, final: Path) ->
     request = ApiDownloadDataFileRequest()
     request.competition_name = COMPETITION
     request.file_name = file_name
-    try:
-        # answered with a redirect to a signed storage URL, which the client follows
-        response = client.competitions.competition_api_client.download_data_file(request)
-    except Exception as exc:
-        raise _kaggle_error(exc, file_name) from None
+    # answered with a redirect to a signed storage URL, which the client follows
+    response = _retried(
+        lambda: client.competitions.competition_api_client.download_data_file(request), file_name
+    )
     zipped = response.url.split("?")[0].rsplit("/", 1)[-1] == f"{final.name}.zip"
     path = part.with_name(f"{final.name}.zip{PART}") if zipped else part
     try:

@@ -52,6 +52,8 @@ class Kaggle:
     users: dict[str, str] = field(default_factory=lambda: {"alice": "alice-key"})
     rules_not_accepted: set[str] = field(default_factory=set)  # usernames
     fail_once: set[str] = field(default_factory=set)  # DownloadDataFile answers 500 once
+    busy_once: set[str] = field(default_factory=set)  # ... 429 with Retry-After once
+    expired_once: set[str] = field(default_factory=set)  # the signed URL answers 403 once
     corrupt: set[str] = field(default_factory=set)  # served with a flipped byte, true MD5
     short: set[str] = field(default_factory=set)  # chunked, no Content-Length, a byte short
     cut_once: set[str] = field(default_factory=set)  # connection dropped midway once
@@ -145,6 +147,10 @@ def _handler(kaggle: Kaggle) -> type[BaseHTTPRequestHandler]:
             elif name in kaggle.fail_once:
                 kaggle.fail_once.discard(name)
                 self._json_error(500, "Internal error")
+            elif name in kaggle.busy_once:
+                kaggle.busy_once.discard(name)
+                body = json.dumps({"code": 429, "message": "Too many requests"}).encode()
+                self._reply(429, body, {"Content-Type": "application/json", "Retry-After": "7"})
             elif name not in kaggle.files:
                 self._json_error(404, "Not found")
             else:
@@ -161,6 +167,10 @@ def _handler(kaggle: Kaggle) -> type[BaseHTTPRequestHandler]:
                 self._reply(403, b"<Error>SignatureDoesNotMatch</Error>")
                 return
             kaggle.record("GET", name)
+            if name in kaggle.expired_once:
+                kaggle.expired_once.discard(name)
+                self._reply(403, b"<Error><Code>ExpiredToken</Code></Error>")
+                return
             if name.removesuffix(".zip") in kaggle.zipped:
                 self._object(name, _zip(name.removesuffix(".zip"), kaggle.files))
             else:

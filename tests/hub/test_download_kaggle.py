@@ -49,6 +49,8 @@ def env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
     # the client's back-off between retries (2, 4, 8 s) would only slow the tests
     quick = {k: getattr(time, k) for k in dir(time) if not k.startswith("_")}
     monkeypatch.setattr(extended, "time", SimpleNamespace(**{**quick, "sleep": lambda s: None}))
+    monkeypatch.setattr("ilsvrc_bench.data.kaggle_client.BACKOFF", (0.0, 0.0, 0.0, 0.0))
+    monkeypatch.setattr("ilsvrc_bench.data.kaggle_client.MAX_WAIT", 0.0)
     return values
 
 
@@ -87,12 +89,13 @@ def test_download_check_prepare(env: dict[str, str], kaggle: Kaggle, tmp_path: P
 def test_a_rerun_fetches_only_what_is_missing(
     env: dict[str, str], kaggle: Kaggle, tmp_path: Path
 ) -> None:
-    kaggle.fail_once.add(image_path(7))
+    seventh = kaggle.files.pop(image_path(7))
     with serve(kaggle):
-        with pytest.raises(DataError, match=r"HTTP 500.*rerun to resume"):
+        with pytest.raises(DataError, match=r"Kaggle has no .*val_00000007.JPEG \(HTTP 404\)"):
             download_kaggle(root=tmp_path / "root", jobs=1)
         first = len(kaggle.fetched())
         assert 0 < first < 14
+        kaggle.files[image_path(7)] = seventh
         ds = download_kaggle(root=tmp_path / "root", jobs=1)
     assert ds.n_images == 12
     again = kaggle.fetched()[first:]
@@ -130,6 +133,35 @@ def test_a_hostile_competition_file_is_refused(
     assert code == 3 and why in text and name in text, text
     assert not [p for p in kaggle.fetched() if p.startswith(VAL)]
     assert not (tmp_path / "x").exists()
+
+
+def test_busy_or_failing_calls_are_retried(
+    env: dict[str, str], kaggle: Kaggle, tmp_path: Path
+) -> None:
+    """A 429 (with Retry-After), a 500 and an expired signed URL (403 from the storage) are
+    tried again after a pause; the run completes."""
+    kaggle.busy_once.add(image_path(2))
+    kaggle.fail_once.add(image_path(3))
+    kaggle.expired_once.add(image_path(4))
+    with serve(kaggle):
+        ds = download_kaggle(root=tmp_path / "root", jobs=2)
+    assert ds.n_images == 12
+    posts = kaggle.fetched("POST")
+    assert [posts.count(image_path(n)) for n in (1, 2, 3, 4)] == [1, 2, 2, 2]
+
+
+def test_a_server_that_keeps_failing_ends_the_run(
+    env: dict[str, str], kaggle: Kaggle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr("ilsvrc_bench.data.kaggle_client.BACKOFF", (0.0,))
+    kaggle.fail_once.add(image_path(3))
+    kaggle.busy_once.add(image_path(3))
+    kaggle.expired_once.add(image_path(5))
+    with serve(kaggle):
+        code, text = download(tmp_path / "root", "-j", "1")
+        assert code == 3 and "HTTP 429" in text and "rerun to resume" in text, text
+        code, text = download(tmp_path / "root", "-j", "1")
+    assert code == 0, text
 
 
 def test_a_dropped_connection_is_resumed_by_the_client(
