@@ -145,10 +145,13 @@ def atomic_write_text(
     text: str,
     *,
     append: bool = False,
+    make_parents: bool = True,
     error: type[IlsvrcBenchError] = OutputError,
 ) -> None:
     """:func:`atomic_write_bytes` of UTF-8 text."""
-    atomic_write_bytes(path, text.encode("utf-8"), append=append, error=error)
+    atomic_write_bytes(
+        path, text.encode("utf-8"), append=append, make_parents=make_parents, error=error
+    )
 
 
 def check_writable(path: Path, *, error: type[IlsvrcBenchError] = OutputError) -> None:

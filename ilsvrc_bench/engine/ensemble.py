@@ -25,7 +25,7 @@ import numpy as np
 
 from ilsvrc_bench import metrics, runs
 from ilsvrc_bench.engine import accounting, rundir
-from ilsvrc_bench.engine.store import TOPK, Rows
+from ilsvrc_bench.engine.store import TOPK, Rows, write_predictions
 from ilsvrc_bench.errors import DataError, ModelError, RunError, UsageError
 
 
@@ -223,17 +223,7 @@ def _write(
         unreadable=accounting.unreadable_list(rows, images),
         notes=("ensemble of " + ", ".join(r.run_id for r in recs) + " (mean probabilities)",),
     )
-    table = runs.predictions_table(
-        index=rows.index,
-        path=[i.path for i in images],
-        label=[i.class_index for i in images],
-        blacklisted=[i.blacklisted for i in images],
-        readable=rows.readable,
-        pred=rows.pred,
-        prob=rows.prob,
-    )
     assert rows.logits is not None
-    runs.write_logits(run_dir / runs.LOGITS, rows.logits)
-    runs.write_parquet(run_dir / runs.PREDICTIONS, table)
+    write_predictions(run_dir, rows, images, save_logits=True)
     runs.write_record(run_dir, record)  # last: a run.json that says complete means it is
     return record, run_dir

@@ -194,20 +194,28 @@ class PredictionStore:
         rows = self.rows()
         expected = np.array([r.index for r in records], dtype=np.int64)
         check_accounting(rows.index, expected)
-        table = runs.predictions_table(
-            index=rows.index,
-            path=[r.path for r in records],
-            label=[r.class_index for r in records],
-            blacklisted=[r.blacklisted for r in records],
-            readable=rows.readable,
-            pred=rows.pred,
-            prob=rows.prob,
-        )
-        if self.save_logits and rows.logits is not None:
-            runs.write_logits(self.run_dir / runs.LOGITS, rows.logits)
-        runs.write_parquet(self.run_dir / runs.PREDICTIONS, table)
+        write_predictions(self.run_dir, rows, records, save_logits=self.save_logits)
         shutil.rmtree(self.chunks_dir, ignore_errors=True)
         return rows
+
+
+def write_predictions(
+    run_dir: Path, rows: Rows, records: Sequence[Any], *, save_logits: bool
+) -> None:
+    """Write ``predictions.parquet`` (and ``logits.npy`` when ``save_logits``) into ``run_dir``;
+    ``rows`` and the manifest ``records`` are aligned, both in manifest order."""
+    table = runs.predictions_table(
+        index=rows.index,
+        path=[r.path for r in records],
+        label=[r.class_index for r in records],
+        blacklisted=[r.blacklisted for r in records],
+        readable=rows.readable,
+        pred=rows.pred,
+        prob=rows.prob,
+    )
+    if save_logits and rows.logits is not None:
+        runs.write_logits(run_dir / runs.LOGITS, rows.logits)
+    runs.write_parquet(run_dir / runs.PREDICTIONS, table)
 
 
 def check_accounting(scored: np.ndarray, expected: np.ndarray) -> None:

@@ -101,17 +101,16 @@ def compute_run_key(
 # ---- writing -------------------------------------------------------------------------------------
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` durably (temp file, fsync, rename); :class:`RunError` naming
-    the file on any OS error (e.g. disk full), an existing ``path`` untouched."""
-    serialize.atomic_write_bytes(path, data, make_parents=False, error=RunError)
+# Every file of a run directory is written with serialize's one atomic writer: a reader never sees
+# half a file, and an OS error (e.g. disk full) is a RunError naming the file. The run directory
+# was made when the run was claimed, so no folder is made here.
 
 
 def write_record(run_dir: Path, record: RunRecord) -> Path:
     """Write ``run.json`` atomically (NaN written as null); returns its path."""
     path = run_dir / RUN_JSON
     text = serialize.dumps(record.to_dict())
-    atomic_write_bytes(path, text.encode())
+    serialize.atomic_write_text(path, text, make_parents=False, error=RunError)
     return path
 
 
