@@ -42,7 +42,8 @@ def state_sha256(module: torch.nn.Module | None) -> str | None:
     for name, tensor in module.state_dict().items():
         t = tensor.detach().cpu().contiguous()
         digest.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        # the array itself, not a .tobytes() copy of it: hashlib reads any contiguous buffer
+        digest.update(t.reshape(-1).view(torch.uint8).numpy() if t.numel() else b"")
     return digest.hexdigest()
 
 

@@ -40,14 +40,25 @@ def _sha256_cache_file(path: Path) -> Path:
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file, remembered in a small cache keyed by path, size and mtime."""
+    """SHA-256 of a file, remembered in a small cache keyed by path, size, mtime, inode, ctime.
+
+    The inode and ctime catch a file replaced by one of the same size with its mtime kept
+    (``cp -p``, ``rsync -a``, ``touch -r``): the kernel sets ctime, nobody can set it back.
+    """
     file = Path(path).expanduser().resolve()
     try:
         stat = file.stat()
     except OSError as exc:
         raise ModelError(f"cannot read weights file {file}: {exc.strerror or exc}") from exc
     cache = _sha256_cache_file(file)
-    stamp = {"path": str(file), "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    stamp = {
+        "path": str(file),
+        "size": stat.st_size,
+        "mtime_ns": stat.st_mtime_ns,
+        "device": stat.st_dev,
+        "inode": stat.st_ino,
+        "ctime_ns": stat.st_ctime_ns,
+    }
     try:
         cached = json.loads(cache.read_text(encoding="utf-8"))
         if {k: cached.get(k) for k in stamp} == stamp and isinstance(cached.get("sha256"), str):

@@ -27,4 +27,11 @@ def test_compare_peers_prints_ratios_for_all_four(real_images: Path) -> None:
     for tool in ("torchvision", "timm", "ilsvrc-bench", "cache"):
         assert f"repeat 1 {tool:>12}: loop" in done.stdout
     assert "median loop wall s" in done.stdout and "median process CPU s" in done.stdout
+    # the whole process of each tool beside its loop, and the fixed cost between them
+    assert "median process wall s" in done.stdout and "fixed s" in done.stdout
+    summary = done.stdout.split("(medians)")[1].split("(fixed:")[0]
+    table = {r[0]: r for r in (line.split() for line in summary.splitlines()) if r}
+    assert set(table) == {"torchvision", "timm", "ilsvrc-bench", "cache"}
+    loop, process, fixed = (float(table["ilsvrc-bench"][i]) for i in (1, 3, 4))
+    assert process > loop and abs(process - loop - fixed) < 0.02
     assert "machine: " in done.stdout and "load average before" in done.stdout
