@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import io
 import json
 import math
 from collections.abc import Mapping
@@ -83,6 +84,8 @@ class Side:
 def _float(value: Any, name: str, label: str) -> float | None:
     if value is None or value == "":
         return None
+    if isinstance(value, bool):  # JSON true is not 1.0%
+        raise DataError(f"{label}: {name} must be a number, not {value!r}")
     try:
         out = float(value)
     except (TypeError, ValueError):
@@ -232,17 +235,21 @@ def _ensure_predictions_match(run_dir: Path, predictions: pd.DataFrame, m: runs.
 
 def side_from_file(path: Path) -> Side:
     """A side from a results file: a run.json, or a one-row JSON/CSV results table."""
+    from ilsvrc_bench.data.textfiles import read_text
+
     suffix = path.suffix.lower()
+    if suffix not in (".json", ".csv"):
+        raise UsageError(f"{path}: a results file must be .json or .csv")
+    text = read_text(path, what="results file")  # UTF-8 or UTF-16 (PowerShell's `>` writes it)
+    if not text.strip():
+        raise DataError(f"{path}: is empty; expected one run's results (eval --format json/csv)")
     try:
         if suffix == ".json":
-            loaded = json.loads(path.read_text(encoding="utf-8"))
+            loaded = json.loads(text)
             rows = loaded if isinstance(loaded, list) else [loaded]
-        elif suffix == ".csv":
-            with path.open(newline="", encoding="utf-8") as fh:
-                rows = list(csv.DictReader(fh))
         else:
-            raise UsageError(f"{path}: a results file must be .json or .csv")
-    except (OSError, json.JSONDecodeError, csv.Error, UnicodeDecodeError) as exc:
+            rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    except (json.JSONDecodeError, csv.Error) as exc:
         raise DataError(f"{path}: cannot read results ({exc})") from exc
     if any(isinstance(r, Mapping) and "kind" in r for r in rows):
         rows = [r for r in rows if r.get("kind") == "run"]  # a `report` csv/json: its run rows
