@@ -59,6 +59,14 @@ def _hierarchies(frame: pd.DataFrame, root: Path | None) -> dict[str, Mapping[st
     return found
 
 
+def _png_file(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path | None:
+    """``--plot``: a writable file named ``.png`` (the only format drawn; a PNG in ``x.jpg``
+    would be a file its own name lies about)."""
+    if value is not None and value.suffix.lower() != ".png" and not str(value).startswith("/dev/"):
+        raise click.BadParameter(f"{value}: the plot is a PNG; name the file .png", ctx, param)
+    return writable_file(ctx, param, value)
+
+
 @click.command()
 @click.argument("run_refs", nargs=-1, metavar="[RUN]...")
 @format_option("html")
@@ -73,7 +81,7 @@ def _hierarchies(frame: pd.DataFrame, root: Path | None) -> dict[str, Mapping[st
     "plot_path",
     type=click.Path(path_type=Path),
     default=None,
-    callback=writable_file,
+    callback=_png_file,
     metavar="FILE.png",
     help="Also draw the challenge's top-5 error by year with the models in it (PNG).",
 )
