@@ -31,6 +31,20 @@ class PlotModel:
     detail: str = ""
 
 
+def use_agg() -> None:
+    """Import matplotlib with the Agg backend, its font cache in ``$TORCH_HOME/ilsvrc-bench/``
+    (not ``~/.cache/matplotlib``: the tool writes only under the data root, the runs directory
+    and ``$TORCH_HOME``); a ``$MPLCONFIGDIR`` the user set wins."""
+    import os
+
+    from ilsvrc_bench import paths
+
+    os.environ.setdefault("MPLCONFIGDIR", str(paths.torch_home() / "ilsvrc-bench" / "matplotlib"))
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+
+
 def challenge_plot_png(
     models: Sequence[PlotModel] = (),
     *,
@@ -38,9 +52,8 @@ def challenge_plot_png(
     include_outside_data: bool = False,
 ) -> bytes:
     """The plot as PNG bytes of exactly ``size_px`` (width, height) pixels."""
+    use_agg()  # before matplotlib is first imported
     import matplotlib
-
-    matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
     fig = Figure(figsize=(size_px[0] / DPI, size_px[1] / DPI), dpi=DPI)

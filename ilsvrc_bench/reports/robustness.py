@@ -228,9 +228,9 @@ def _unique(labels: dict[tuple[str, ...], str]) -> dict[tuple[str, ...], str]:
 
 def plot_png(view: RobustnessView, *, size_px: tuple[int, int] = (1200, 520)) -> bytes:
     """Shift-set top-1 against val top-1, one panel per shift set, with y = x and the fit."""
-    import matplotlib
+    from ilsvrc_bench.reports.plot import use_agg
 
-    matplotlib.use("Agg", force=False)
+    use_agg()  # before matplotlib is first imported
     from matplotlib.figure import Figure
 
     dpi = 100
