@@ -403,3 +403,110 @@ def _(env: Env) -> list[str]:
     (env.cwd / name).mkdir()
     env.allowed_extra.append(env.cwd)
     return ev(env, TINY, data=name)
+
+
+# -- report -----------------------------------------------------------------------------------
+
+
+def report_args(env: Env, *extra: str) -> list[str]:
+    return ["report", "--runs-dir", str(env.runs), "--root", str(env.root), *extra]
+
+
+@case("report-plot-jpg", "report", "report --plot out.jpg (the plot is a PNG)", 2, ".png",
+      post=lambda env, result: None)  # fmt: skip
+def _(env: Env) -> list[str]:
+    return report_args(env, "--plot", str(env.src / "out.jpg"))
+
+
+@case("report-plot-folder", "report", "report --plot onto a folder", 5, "is a directory")
+def _(env: Env) -> list[str]:
+    (env.src / "plot.png").mkdir()
+    return report_args(env, "--plot", str(env.src / "plot.png"))
+
+
+@case("report-real-labels-folder", "report", "report --real-labels naming a folder", 3,
+      "ReaL labels")  # fmt: skip
+def _(env: Env) -> list[str]:
+    eval_run(env)
+    return report_args(env, "--real-labels", str(env.src))
+
+
+@case("report-real-labels-short", "report", "ReaL labels with fewer entries than the val images",
+      3, "no entry")  # fmt: skip
+def _(env: Env) -> list[str]:
+    eval_run(env)
+    return report_args(env, "--real-labels", str(env.write("real.json", "[[1], [2]]")))
+
+
+@case("report-robustness-empty", "report", "report --robustness --plot with no shift-set runs",
+      0)  # fmt: skip
+def _(env: Env) -> list[str]:
+    eval_run(env)
+    env.allowed_extra.append(env.src)
+    return report_args(env, "--robustness", "--plot", str(env.src / "robustness.png"))
+
+
+# -- check: results files from the wild -------------------------------------------------------
+
+
+def check_file(env: Env, name: str, data: bytes | str) -> list[str]:
+    run = eval_run(env)
+    return ["check", "--baseline", str(env.write(name, data)), "--candidate", str(run),
+            "--runs-dir", str(env.runs)]  # fmt: skip
+
+
+ZERO = '{"top1_acc": 0, "top5_acc": 0, "n_images": 20}'
+
+
+@case("check-results-empty", "runs", "check --baseline an empty .json file", 3, "is empty")
+def _(env: Env) -> list[str]:
+    return check_file(env, "base.json", "")
+
+
+@case("check-results-jpeg", "runs", "check --baseline a JPEG named base.json", 3, "binary")
+def _(env: Env) -> list[str]:
+    from tests.hostile.cases import val_member
+
+    return check_file(env, "base.json", val_member(env))
+
+
+@case("check-results-utf16", "runs", "check --baseline a UTF-16 results file (PowerShell's >)",
+      0)  # fmt: skip
+def _(env: Env) -> list[str]:
+    return check_file(env, "base.json", ZERO.encode("utf-16"))
+
+
+@case("check-results-bom-csv", "runs", "check --baseline a UTF-8 CSV with a byte-order mark", 0)
+def _(env: Env) -> list[str]:
+    return check_file(env, "base.csv", "\ufefftop1_acc,top5_acc,n_images\n0,0,20\n")
+
+
+@case("check-results-bool", "runs", 'check --baseline {"top1_acc": true, ...} (not 1%)', 3,
+      "must be a number")  # fmt: skip
+def _(env: Env) -> list[str]:
+    return check_file(env, "base.json", ZERO.replace('"top1_acc": 0', '"top1_acc": true'))
+
+
+@case("check-results-two-rows", "runs", "check --baseline a results file of two runs", 3,
+      "exactly one")  # fmt: skip
+def _(env: Env) -> list[str]:
+    return check_file(env, "base.json", f"[{ZERO}, {ZERO}]")
+
+
+@case("check-results-txt", "runs", "check --baseline results.txt", 2, ".json or .csv")
+def _(env: Env) -> list[str]:
+    return check_file(env, "base.txt", ZERO)
+
+
+@case("check-dataset-folder", "runs", "check --baseline a dataset folder (not a run)", 5,
+      "not a run directory")  # fmt: skip
+def _(env: Env) -> list[str]:
+    run = eval_run(env)
+    return ["check", "--baseline", str(env.root / "datasets" / "sample"), "--candidate",
+            str(run), "--runs-dir", str(env.runs)]  # fmt: skip
+
+
+@case("check-odd-file-name", "runs", "check --baseline '-base [1] ü.json' (dash, brackets)",
+      0)  # fmt: skip
+def _(env: Env) -> list[str]:
+    return check_file(env, "-base [1] ü.json", ZERO)
