@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -208,6 +210,31 @@ def test_a_file_served_zipped_is_unwrapped(
     assert (target / "LOC_val_solution.csv").read_bytes() == kaggle.files["LOC_val_solution.csv"]
     assert (target / image_path(9)).read_bytes() == kaggle.files[image_path(9)]
     assert not list(target.rglob("*.zip*"))
+
+
+@pytest.mark.parametrize(("members", "why"), [(2, "holds 2 files, not 1"), (0, "cannot be read")])
+def test_a_bad_zip_is_deleted(
+    env: dict[str, str],
+    kaggle: Kaggle,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    members: int,
+    why: str,
+) -> None:
+    def bad_zip(name: str, files: dict[str, bytes]) -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w") as archive:
+            for i in range(members):
+                archive.writestr(f"{i}.JPEG", files[name])
+        return buf.getvalue() if members else b"PK not a zip"
+
+    monkeypatch.setattr("tests.hub.fake_kaggle._zip", bad_zip)
+    kaggle.zipped.add(image_path(9))
+    with serve(kaggle):
+        code, text = download(tmp_path / "root")
+    assert code == 3 and why in text and "ILSVRC2012_val_00000009.JPEG" in text, text
+    target = tmp_path / "root" / "downloads" / "kaggle" / VAL
+    assert not list(target.glob("ILSVRC2012_val_00000009*"))
 
 
 def test_not_a_jpeg_is_refused(env: dict[str, str], kaggle: Kaggle, tmp_path: Path) -> None:
