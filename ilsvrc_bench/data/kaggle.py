@@ -110,9 +110,10 @@ def _writable(folder: Path) -> None:
 
 
 def _remove_parts(folder: Path) -> None:
-    """``.part`` files a killed run left; never read, removed before fetching again."""
+    """``.part`` files a killed run left, and the client's resume markers beside them
+    (``.part.kaggle-partial``); never read, removed before fetching again."""
     if folder.is_dir():
-        for part in folder.glob(f"*{PART}"):
+        for part in [*folder.glob(f"*{PART}"), *folder.glob(f"*{PART}.kaggle-partial")]:
             if part.is_file():  # anything else in the way fails its download, naming it
                 part.unlink(missing_ok=True)
 

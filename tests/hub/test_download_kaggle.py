@@ -372,12 +372,13 @@ def test_a_killed_download_leaves_no_partial_image(
         proc.kill()
         proc.wait()
         assert part.is_file() and not (root / "downloads" / "kaggle" / stalled).exists()
+        assert part.with_name(part.name + ".kaggle-partial").is_file()  # the client's marker
         kaggle.stall.clear()
         before = len(kaggle.fetched())
         ds = download_kaggle(root=root, jobs=3)
     assert ds.n_images == 12
     assert sorted(kaggle.fetched()[before:]) == [image_path(n) for n in range(6, 13)]
-    assert not part.exists()
+    assert not list((root / "downloads").rglob("*.part*"))
 
 
 @pytest.mark.realdata
