@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -11,6 +12,7 @@ import time
 import zipfile
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -327,6 +329,34 @@ def test_extra_not_installed(
     code, text = download(tmp_path / "root")
     assert code == 3, text
     assert "pip install 'ilsvrc-bench[kaggle]'" in text
+
+
+def test_a_full_disk_names_the_file(
+    env: dict[str, str], kaggle: Kaggle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The disk fills while the client writes an image: one line naming it; a rerun after
+    space is freed completes."""
+    extended = sys.modules["kaggle.api.kaggle_api_extended"]
+
+    class Full(io.FileIO):
+        def write(self, data: Any) -> int:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    def full_open(path: str, mode: str = "r", *args: Any, **kwargs: Any) -> Any:
+        if path.endswith("val_00000006.JPEG.part"):
+            return Full(path, mode.replace("b", "") or "r")
+        return Path(path).open(mode, *args, **kwargs)
+
+    monkeypatch.setattr(extended, "open", full_open, raising=False)
+    root = tmp_path / "root"
+    with serve(kaggle):
+        code, text = download(root, "-j", "1")
+        part = root / "downloads" / "kaggle" / f"{image_path(6)}.part"
+        assert code == 3 and f"{part}: cannot write" in text and "No space left" in text, text
+        assert not (root / "downloads" / "kaggle" / image_path(6)).exists()
+        monkeypatch.delattr(extended, "open")
+        code, text = download(root, "-j", "1")
+    assert code == 0, text
 
 
 def test_unwritable_root_is_named(env: dict[str, str], kaggle: Kaggle, tmp_path: Path) -> None:
