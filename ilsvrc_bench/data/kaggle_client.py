@@ -89,6 +89,9 @@ def _client_module() -> Any:
 def authenticate() -> Any:
     """A signed-in ``KaggleApi``; DataError saying how to get credentials when there are none."""
     api = _client_module().KaggleApi()
+    # KaggleApi's own clients always talk to kaggle.com; checking an access token (a call to
+    # Kaggle) then goes where the downloads go, $KAGGLE_API_ENVIRONMENT honoured, with a timeout
+    api.build_kaggle_client = lambda: new_client(api)
     try:
         # the client prints its own help and calls exit(1) when it finds no credentials
         with contextlib.redirect_stdout(io.StringIO()):

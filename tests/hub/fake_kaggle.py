@@ -5,7 +5,8 @@
 Kaggle does: a 302 redirect to a signed storage URL (here ``/storage/<path>?sig=...`` on
 127.0.0.1), which the client then GETs; that answer carries the size, an ETag and Google Cloud
 Storage's ``x-goog-hash`` MD5, and honours ``Range``. Credentials are HTTP Basic
-``username:key``; a wrong key gets 401, a user who has not accepted the rules 403 with Kaggle's
+``username:key`` or an access token (``Bearer``, checked by ``IntrospectToken``); a wrong key
+gets 401, a user who has not accepted the rules 403 with Kaggle's
 JSON error body, a missing file 404.
 
 The port is fixed, so one server runs at a time on this machine: ``serve`` holds a file lock
@@ -40,6 +41,7 @@ from ilsvrc_bench.synsets import all_synsets
 PORT = 7777
 COMPETITION = "imagenet-object-localization-challenge"
 DOWNLOAD = "/api/v1/competitions.CompetitionApiService/DownloadDataFile"
+INTROSPECT = "/api/v1/security.OAuthService/IntrospectToken"
 SECRET = b"storage-signing-key"
 LOCK = Path(tempfile.gettempdir()) / "ilsvrc-bench-fake-kaggle-7777.lock"
 VAL = "ILSVRC/Data/CLS-LOC/val"
@@ -50,6 +52,7 @@ WNIDS = [s.wnid for s in all_synsets()]
 class Kaggle:
     files: dict[str, bytes]  # competition path -> bytes
     users: dict[str, str] = field(default_factory=lambda: {"alice": "alice-key"})
+    tokens: dict[str, str] = field(default_factory=lambda: {"alice-token": "alice"})
     rules_not_accepted: set[str] = field(default_factory=set)  # usernames
     fail_once: set[str] = field(default_factory=set)  # DownloadDataFile answers 500 once
     busy_once: set[str] = field(default_factory=set)  # ... 429 with Retry-After once
@@ -118,6 +121,8 @@ def _handler(kaggle: Kaggle) -> type[BaseHTTPRequestHandler]:
 
         def _user(self) -> str | None:
             auth = self.headers.get("Authorization", "")
+            if auth.startswith("Bearer "):
+                return kaggle.tokens.get(auth[7:])
             if not auth.startswith("Basic "):
                 return None
             user, _, key = base64.b64decode(auth[6:]).decode().partition(":")
@@ -126,6 +131,11 @@ def _handler(kaggle: Kaggle) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             time.sleep(kaggle.latency)
+            if urlsplit(self.path).path == INTROSPECT:
+                user = kaggle.tokens.get(json.loads(body or b"{}").get("token", ""))
+                answer = {"active": True, "username": user} if user else {"active": False}
+                self._reply(200, json.dumps(answer).encode(), {"Content-Type": "application/json"})
+                return
             if urlsplit(self.path).path != DOWNLOAD:
                 self._json_error(404, "Not found")
                 return

@@ -272,6 +272,22 @@ def test_credentials_from_kaggle_json(
     assert ds.n_images == 12
 
 
+def test_an_access_token(
+    env: dict[str, str], kaggle: Kaggle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """KAGGLE_API_TOKEN, the kaggle client's first choice: checked with Kaggle, then sent."""
+    monkeypatch.delenv("KAGGLE_USERNAME")
+    monkeypatch.delenv("KAGGLE_KEY")
+    monkeypatch.setenv("KAGGLE_API_TOKEN", "alice-token")
+    with serve(kaggle):
+        code, text = download(tmp_path / "root", "-j", "2")
+        assert code == 0 and "alice-token" not in text, text
+        monkeypatch.setenv("KAGGLE_API_TOKEN", "expired-token")
+        code, text = download(tmp_path / "other-root")
+    assert code == 3 and "no Kaggle credentials found (or the token was refused)" in text, text
+    assert "expired-token" not in text
+
+
 def test_a_wrong_key_is_refused(
     env: dict[str, str], kaggle: Kaggle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
