@@ -23,6 +23,13 @@ import numpy as np
 
 from ilsvrc_bench import runs
 from ilsvrc_bench.errors import RunError
+from ilsvrc_bench.runs.files import (
+    bool_array,
+    float32_array,
+    int64_array,
+    string_array,
+    topk_array,
+)
 
 _CHUNK_RE = re.compile(r"^(chunk-(?:r\d{6}-)?)(\d{6})\.parquet$")
 TOPK = 5
@@ -248,22 +255,13 @@ def _select(rows: Rows, which: np.ndarray) -> Rows:
 def _chunk_table(rows: Rows) -> Any:
     import pyarrow as pa
 
-    n = len(rows)
     return pa.table(
         {
-            "index": pa.array(rows.index, type=pa.int64()),
-            "readable": pa.array(rows.readable, type=pa.bool_()),
-            "error": pa.array([e or None for e in rows.errors], type=pa.string()),
-            "finite": pa.array(rows.finite_mask, type=pa.bool_()),
-            "pred": pa.FixedSizeListArray.from_arrays(
-                pa.array(rows.pred.reshape(-1), type=pa.int64()), TOPK
-            )
-            if n
-            else pa.array([], type=pa.list_(pa.int64(), TOPK)),
-            "prob": pa.FixedSizeListArray.from_arrays(
-                pa.array(rows.prob.reshape(-1), type=pa.float32()), TOPK
-            )
-            if n
-            else pa.array([], type=pa.list_(pa.float32(), TOPK)),
+            "index": int64_array(rows.index),
+            "readable": bool_array(rows.readable),
+            "error": string_array([e or None for e in rows.errors]),
+            "finite": bool_array(rows.finite_mask),
+            "pred": topk_array(int64_array(rows.pred.reshape(-1)), TOPK),
+            "prob": topk_array(float32_array(rows.prob.reshape(-1)), TOPK),
         }
     )

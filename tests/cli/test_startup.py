@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 
 def _python(code: str) -> str:
@@ -92,3 +93,24 @@ def test_program_freezes_the_heap_before_exit() -> None:
         "print(gc.get_freeze_count() > 0)\n"
     )
     assert out.strip().endswith("True")
+
+
+def test_eval_imports_neither_dynamo_nor_pandas(sample_root: Path, tmp_path: Path) -> None:
+    # A real evaluation (a torchvision architecture, loader workers, chunks written, the record)
+    # needs neither: torch._dynamo came with torchvision, pandas with pyarrow.array().
+    args = [
+        *("eval", "-m", "alexnet", "--weights", "random", "--root", str(sample_root)),
+        *("--data", "sample", "--runs-dir", str(tmp_path / "runs"), "--limit", "4"),
+        *("--workers", "1", "--batch-size", "2", "--format", "json", "-q"),
+    ]
+    out = _python(
+        "import sys\n"
+        "from ilsvrc_bench.cli import main\n"
+        "try:\n"
+        f"    main({args!r})\n"
+        "except SystemExit as exc:\n"
+        "    assert not exc.code, exc.code\n"
+        "print([m for m in ('torch._dynamo', 'pandas') if m in sys.modules])\n"
+    )
+    assert '"n_images": 4' in out
+    assert out.strip().splitlines()[-1] == "[]"
