@@ -190,6 +190,7 @@ def main(ctx: click.Context) -> None:
 
 def run() -> None:
     """The ``ilsvrc-bench`` program: :func:`main`, then a quick exit (``cli/startup.py``)."""
+    startup.collect_less_often()
     try:
         main()
     finally:

@@ -90,9 +90,20 @@ def test_program_freezes_the_heap_before_exit() -> None:
         "    run()\n"
         "except SystemExit as exc:\n"
         "    assert not exc.code\n"
-        "print(gc.get_freeze_count() > 0)\n"
+        "print(gc.get_freeze_count() > 0, gc.get_threshold())\n"
     )
-    assert out.strip().endswith("True")
+    assert out.strip().endswith("True (10000, 20, 20)")
+
+
+def test_thresholds_are_never_lowered() -> None:
+    out = _python(
+        "import gc\n"
+        "from ilsvrc_bench.cli import startup\n"
+        "gc.set_threshold(50000, 5, 100)\n"
+        "startup.collect_less_often()\n"
+        "print(gc.get_threshold())\n"
+    )
+    assert out.strip() == "(50000, 20, 100)"
 
 
 def test_eval_imports_neither_dynamo_nor_pandas(sample_root: Path, tmp_path: Path) -> None:
