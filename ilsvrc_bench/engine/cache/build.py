@@ -152,7 +152,7 @@ def _decode_chunks(
 
 def _reserve(p: CachePlan, free_bytes: Callable[[Path], int]) -> None:
     """Make both files full size; refuse first when the disk cannot hold what is still needed."""
-    have = sum(file_size(p.directory / n) for n in (VIEWS, HASHES))
+    have = sum(file_size(path) for path, _ in p.file_sizes)
     need = p.size_bytes - have
     free = free_bytes(p.directory)
     if need > free:
@@ -160,8 +160,7 @@ def _reserve(p: CachePlan, free_bytes: Callable[[Path], int]) -> None:
             f"{p.directory}: the cache needs {_gib(need)} more and the disk has {_gib(free)} free; "
             "free some space or put the data root on a larger disk (--root)"
         )
-    for name, size in ((VIEWS, p.n_images * p.image_bytes), (HASHES, p.n_images * DIGEST_BYTES)):
-        path = p.directory / name
+    for path, size in p.file_sizes:
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             if hasattr(os, "posix_fallocate"):
@@ -200,8 +199,7 @@ def _finish(p: CachePlan) -> None:
 def _damaged_chunks(p: CachePlan) -> set[int] | None:
     """Chunks holding an image whose views no longer match their SHA-256; None when a file has
     the wrong size (all of it is suspect). Reads the whole cache once."""
-    sizes = ((VIEWS, p.n_images * p.image_bytes), (HASHES, p.n_images * DIGEST_BYTES))
-    if any(file_size(p.directory / name) != size for name, size in sizes):
+    if any(file_size(path) != size for path, size in p.file_sizes):
         return None
     damaged: set[int] = set()
     with (p.directory / VIEWS).open("rb") as views, (p.directory / HASHES).open("rb") as hashes:

@@ -86,6 +86,14 @@ class CachePlan:
         return self.n_images * (self.image_bytes + DIGEST_BYTES)
 
     @property
+    def file_sizes(self) -> tuple[tuple[Path, int], ...]:
+        """The two data files and the size each has once reserved: views, then hashes."""
+        return (
+            (self.directory / VIEWS, self.n_images * self.image_bytes),
+            (self.directory / HASHES, self.n_images * DIGEST_BYTES),
+        )
+
+    @property
     def n_chunks(self) -> int:
         return -(-self.n_images // self.chunk_images)
 

@@ -30,10 +30,10 @@ def open_complete(p: CachePlan) -> CachedViews | None:
     done = read_done(p)
     if done is None:
         return None
-    for name, size in ((VIEWS, p.n_images * p.image_bytes), (HASHES, p.n_images * DIGEST_BYTES)):
-        if file_size(p.directory / name) != size:
+    for path, size in p.file_sizes:
+        if file_size(path) != size:
             raise DataError(
-                f"{p.directory / name}: cache file has the wrong size (damaged); delete "
+                f"{path}: cache file has the wrong size (damaged); delete "
                 f"{p.directory} or build it again with `ilsvrc-bench data cache`"
             )
     return CachedViews(p, {int(k): str(v) for k, v in done.get("unreadable", {}).items()})
