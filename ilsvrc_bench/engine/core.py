@@ -214,11 +214,17 @@ def _predict(
 
 
 def _forward(scorer: Scorer, x: torch.Tensor, cfg: PassContext) -> torch.Tensor:
+    return forward(scorer.label, scorer.model, x, cfg)
+
+
+def forward(
+    label: str, model: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, cfg: PassContext
+) -> torch.Tensor:
     """The model on one batch; any failure but out-of-memory (which the retry handles) is a
     :class:`ModelError` naming the model, the batch shape and the exception's first line."""
     try:
         with devices.inference(), devices.autocast(cfg.device, cfg.options.precision):
-            out = scorer.model(x)
+            out = model(x)
     except IlsvrcBenchError:
         raise
     except (Exception, SystemExit) as exc:
@@ -226,12 +232,12 @@ def _forward(scorer: Scorer, x: torch.Tensor, cfg: PassContext) -> torch.Tensor:
             raise
         first = (str(exc).strip().splitlines() or [""])[0][:300]
         raise ModelError(
-            f"{scorer.label}: the model failed on a batch of shape {list(x.shape)}: "
+            f"{label}: the model failed on a batch of shape {list(x.shape)}: "
             f"{type(exc).__name__}: {first}".rstrip(": ")
         ) from exc
     if not isinstance(out, torch.Tensor):
         raise ModelError(
-            f"{scorer.label}: the model returned {type(out).__name__} for a batch of shape "
+            f"{label}: the model returned {type(out).__name__} for a batch of shape "
             f"{list(x.shape)}; expected a tensor of scores"
         )
     return out
