@@ -362,10 +362,11 @@ def verify(  # noqa: PLR0917 - one parameter per click option
                 if best is not None
                 else "none of the usual suspects explains it"
             )
+            given = verdict.expected_source == "--canary-expect"
             raise DataError(
                 f"{ds.path}: the canary {verdict.model} scores {verdict.top1:.2f}% top-1 "
-                f"(95% CI {verdict.ci[0]:.2f}-{verdict.ci[1]:.2f}), below the published "
-                f"{verdict.expected_top1:.3f}%; {why}"
+                f"(95% CI {verdict.ci[0]:.2f}-{verdict.ci[1]:.2f}), below the "
+                f"{'--canary-expect' if given else 'published'} {verdict.expected_top1:.3f}%; {why}"
             )
 
 

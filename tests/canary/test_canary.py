@@ -55,7 +55,7 @@ def test_lower_than_expected_is_exit_3(tmp_path: Path) -> None:
         "channel order",
         "resize rule",
     }
-    assert "below the published 99.000%" in result.stderr
+    assert "below the --canary-expect 99.000%" in result.stderr
     assert "Traceback" not in result.output
 
 
