@@ -48,7 +48,10 @@ def decode_rgb(data: bytes, *, source: str = "<bytes>") -> Image.Image:
             # The same conversion torchvision's default image loader does.
             rgb: Image.Image = img.convert("RGB")
             return rgb
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except UnidentifiedImageError as exc:  # Pillow's text names a BytesIO object, not the file
+        what = "an empty file" if not data else "not an image format Pillow reads"
+        raise DataError(f"cannot decode image {source}: {what}") from exc
+    except (OSError, SyntaxError, ValueError) as exc:
         raise DataError(f"cannot decode image {source}: {exc}") from exc
     except Image.DecompressionBombError as exc:
         raise DataError(f"cannot decode image {source}: {exc}") from exc
