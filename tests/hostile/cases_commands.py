@@ -13,7 +13,7 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
-from tests.hostile.cases import TINY, _module, case, ev
+from tests.hostile.cases import TINY, _module, case, ev, prep
 from tests.hostile.env import Env
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -510,3 +510,148 @@ def _(env: Env) -> list[str]:
       0)  # fmt: skip
 def _(env: Env) -> list[str]:
     return check_file(env, "-base [1] ü.json", ZERO)
+
+
+# -- bench and the canary ---------------------------------------------------------------------
+
+
+def bench_args(env: Env, model: str, *extra: str) -> list[str]:
+    return ["bench", "-m", model, "--root", str(env.root), "--data", env.prepared(),
+            "--resize", "40", "--crop", "32", "--workers", "0", *extra]  # fmt: skip
+
+
+@case("bench-model-raises", "bench", "bench of a model whose forward fails (fp16 weights on CPU)",
+      4, "the model failed on a batch")  # fmt: skip
+def _(env: Env) -> list[str]:
+    return bench_args(env, model_module(env, "hostile_bench_half", "return self.w(x.mean((2, 3)))",
+                                        init="self.half()"))  # fmt: skip
+
+
+@case("bench-output-folder", "bench", "bench -o onto a folder", 5, "is a directory")
+def _(env: Env) -> list[str]:
+    return bench_args(env, TINY, "-o", str(env.src))
+
+
+def canary_args(env: Env, *extra: str) -> list[str]:
+    return ["data", "verify", "--root", str(env.root), "--data", env.prepared(),
+            "--canary", TINY, *extra]  # fmt: skip
+
+
+@case("canary-no-expectation", "canary", "--canary with a model of no published accuracy", 2,
+      "--canary-expect")  # fmt: skip
+def _(env: Env) -> list[str]:
+    return canary_args(env)
+
+
+@case("canary-expect-150", "canary", "--canary-expect 150", 2, "accuracy in percent")
+def _(env: Env) -> list[str]:
+    return canary_args(env, "--canary-expect", "150")
+
+
+@case("canary-below-expectation", "canary",
+      "a canary below its --canary-expect (named as the given figure, not 'published')", 3,
+      "below the --canary-expect 50")  # fmt: skip
+def _(env: Env) -> list[str]:
+    return canary_args(env, "--canary-expect", "50")
+
+
+# -- model files ------------------------------------------------------------------------------
+
+
+@case("onnx-folder", "models", "-m model.onnx naming a folder", 4, "is a directory")
+def _(env: Env) -> list[str]:
+    (env.src / "model.onnx").mkdir()
+    return ev(env, str(env.src / "model.onnx"))
+
+
+@case("onnx-empty", "models", "-m model.onnx, an empty file", 4, "cannot load ONNX model")
+def _(env: Env) -> list[str]:
+    return ev(env, str(env.write("model.onnx", b"")))
+
+
+@case("tflite-empty", "models", "-m model.tflite, an empty file", 4, "cannot load TFLite model")
+def _(env: Env) -> list[str]:
+    return ev(env, str(env.write("model.tflite", b"")))
+
+
+@case("tflite-jpeg", "models", "-m model.tflite, a JPEG", 4, "cannot load TFLite model")
+def _(env: Env) -> list[str]:
+    from tests.hostile.cases import val_member
+
+    return ev(env, str(env.write("model.tflite", val_member(env))))
+
+
+@case("onnx-missing-scheme", "models", "-m onnx:missing.onnx", 4, "does not exist")
+def _(env: Env) -> list[str]:
+    return ev(env, "onnx:missing.onnx")
+
+
+# -- shift sets -------------------------------------------------------------------------------
+
+
+def shift_folder(env: Env, name: str, wnids: list[str], *, per_class: int = 2) -> Path:
+    from tests.shifts.layouts import generated
+
+    return generated(env.src / name, wnids, per_class)
+
+
+def r_wnids(n: int) -> list[str]:
+    from ilsvrc_bench.data.shifts import subset_wnids
+
+    wnids = subset_wnids("imagenet-r")
+    assert wnids is not None
+    return list(wnids[:n])
+
+
+@case("v2-class-1000", "shifts", "an ImageNetV2 folder holding a class folder '1000'", 3,
+      "named 0..999")  # fmt: skip
+def _(env: Env) -> list[str]:
+    from tests.shifts.layouts import jpeg
+
+    folder = env.src / "imagenetv2-matched-frequency-format-val"
+    for c in ("0", "999", "1000"):
+        (folder / c).mkdir(parents=True)
+        (folder / c / "x.jpeg").write_bytes(jpeg(len(c)))
+    return prep(env, folder)
+
+
+@case("shift-wrong-format", "shifts", "ImageNet-R folders prepared with --format imagenet-a", 3,
+      "not one of the 200 imagenet-a classes")  # fmt: skip
+def _(env: Env) -> list[str]:
+    from ilsvrc_bench.data.shifts import subset_wnids
+
+    a = set(subset_wnids("imagenet-a") or ())
+    only_r = [w for w in (subset_wnids("imagenet-r") or ()) if w not in a][:2]
+    return prep(env, shift_folder(env, "imagenet-r", only_r), extra=("--format", "imagenet-a"))
+
+
+@case("shift-nested", "shifts", "imagenet-r/imagenet-r/<wnid> (unpacked one level too deep)", 3,
+      "not a recognised")  # fmt: skip
+def _(env: Env) -> list[str]:
+    shift_folder(env, "outer/imagenet-r/imagenet-r", r_wnids(2))
+    return prep(env, env.src / "outer" / "imagenet-r")
+
+
+@case(
+    "shift-odd-names",
+    "shifts",
+    "ImageNet-Sketch files named with spaces, brackets, unicode and a leading dash",
+    0,
+)
+def _(env: Env) -> list[str]:
+    from tests.shifts.layouts import jpeg
+
+    folder = shift_folder(env, "sketch", ["n01440764", "n01443537"])
+    for i, name in enumerate(("a b [1].JPEG", "ünïcode.jpg", "-dash.jpeg")):
+        (folder / "n01440764" / name).write_bytes(jpeg(50 + i))
+    return prep(env, folder)
+
+
+@case("shift-broken-strict", "shifts",
+      "eval --strict on ImageNet-R holding a broken JPEG (the file named, not a buffer)", 3,
+      "not an image format")  # fmt: skip
+def _(env: Env) -> list[str]:
+    folder = shift_folder(env, "imagenet-r", r_wnids(2))
+    (folder / r_wnids(1)[0] / "broken.jpg").write_bytes(b"\xff\xd8 not really")
+    run_cli(prep(env, folder))
+    return ev(env, TINY, "--strict", data="imagenet-r")
