@@ -52,16 +52,22 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
-def _blocking_file(path: Path) -> Path:
-    """The first ancestor of ``path`` that exists and is not a folder."""
-    for parent in reversed(path.parents):
-        if parent.exists() and not parent.is_dir():
-            return parent
-    return path.parent
-
-
 def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
+
+
+def make_folder(
+    folder: Path, *, error: type[IlsvrcBenchError] = OutputError, writing: Path | None = None
+) -> None:
+    """Make ``folder`` and its missing parents. If that fails, ``error`` says ``cannot write
+    <writing>`` (default: the folder) and why, naming a file that stands where a folder must."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        chain = [*reversed(folder.parents), folder]
+        blocker = next((p for p in chain if p.exists() and not p.is_dir()), None)
+        why = f"{blocker} is not a directory" if blocker else _reason(exc)
+        raise error(f"cannot write {writing or folder}: {why}") from exc
 
 
 def _in_place(path: Path) -> bool:
@@ -101,12 +107,7 @@ def atomic_writer(
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
         if make_parents:
-            try:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            except FileExistsError:  # a file stands where a folder must be
-                raise error(
-                    f"cannot write {path}: {_blocking_file(path)} is not a directory"
-                ) from None
+            make_folder(path.parent, error=error, writing=path)
         with tmp.open("wb") as fh:
             yield fh
             fh.flush()

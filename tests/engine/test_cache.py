@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -181,6 +182,19 @@ def test_an_unwritable_cache_file_is_one_line_naming_it(sample) -> None:
     with pytest.raises(DataError, match=r"^cannot write .*/plan\.json: [^\n]*$"):
         caches.build(sample, SMALL_PREP, target)
     assert caches.open_complete(target) is None
+    (target.directory / caches.PLAN).rmdir()
+    (target.directory / ".lock").unlink(missing_ok=True)
+    (target.directory / ".lock").mkdir()  # the lock file cannot be made
+    with pytest.raises(DataError, match=r"^cannot write .*/\.lock: [^\n]*$"):
+        caches.build(sample, SMALL_PREP, target)
+
+
+def test_a_file_where_the_cache_folder_goes_is_one_line_naming_it(sample) -> None:
+    target = caches.plan(sample, SMALL_PREP, "center")
+    shutil.rmtree(target.directory.parent, ignore_errors=True)
+    target.directory.parent.write_text("not a folder")  # <dataset>/cache
+    with pytest.raises(DataError, match=r"cannot write .*: .*/cache is not a directory$"):
+        caches.build(sample, SMALL_PREP, target)
 
 
 def test_a_damaged_cache_is_an_error_not_a_wrong_number(sample, tmp_path) -> None:

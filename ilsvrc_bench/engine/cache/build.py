@@ -50,12 +50,14 @@ def build(
 
     if read_done(p) is not None and _damaged_chunks(p) == set():
         return 0
-    p.directory.mkdir(parents=True, exist_ok=True)
+    serialize.make_folder(p.directory, error=DataError)
     lock = FileLock(str(p.directory / ".lock"))
     try:
         lock.acquire(timeout=0)
     except Timeout:
         raise RunError(f"{p.directory}: another process is writing this cache") from None
+    except OSError as exc:
+        raise DataError(f"cannot write {lock.lock_file}: {exc.strerror or exc}") from exc
     try:
         return _build_locked(
             dataset,
