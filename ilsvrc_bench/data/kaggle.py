@@ -159,11 +159,8 @@ def _fetch_val(fetch: Fetcher, *, progress: Progress | None) -> None:
             fetch.start()
             fetch(small)
     check_mapping(target / SYNSET_MAPPING)
-    missing = [
-        f"{KAGGLE_VAL.as_posix()}/{i}.JPEG"
-        for i in image_ids(target / KAGGLE_SOLUTION)
-        if not (target / KAGGLE_VAL / f"{i}.JPEG").is_file()
-    ]
+    ids = image_ids(target / KAGGLE_SOLUTION)
+    missing = _missing(target, ids)
     if not missing:
         return
     fetch.start()
@@ -174,6 +171,18 @@ def _fetch_val(fetch: Fetcher, *, progress: Progress | None) -> None:
             f"and were deleted (first: {damaged[0].path}: {damaged[0].problem}); rerun to "
             "fetch them again"
         )
+    still = _missing(target, ids)  # the set must be complete before it is prepared
+    if still:
+        raise DataError(
+            f"{target / still[0]}: missing after the download ({len(still)} of the {len(ids)} "
+            f"images {KAGGLE_SOLUTION} lists); rerun to fetch them"
+        )
+
+
+def _missing(target: Path, ids: Sequence[str]) -> list[str]:
+    """The competition paths of the val images in ``ids`` not yet under ``target``."""
+    names = [f"{KAGGLE_VAL.as_posix()}/{i}.JPEG" for i in ids]
+    return [name for name in names if not (target / name).is_file()]
 
 
 def download_kaggle(

@@ -18,6 +18,8 @@ import pytest
 from click.testing import CliRunner
 
 from ilsvrc_bench.cli import main
+from ilsvrc_bench.data import kaggle as kaggle_module
+from ilsvrc_bench.data import kaggle_client
 from ilsvrc_bench.data.kaggle import download_kaggle
 from ilsvrc_bench.errors import DataError
 from tests.hub.fake_kaggle import VAL, WNIDS, Kaggle, competition, serve
@@ -237,6 +239,26 @@ def test_a_bad_zip_is_deleted(
     assert code == 3 and why in text and "ILSVRC2012_val_00000009.JPEG" in text, text
     target = tmp_path / "root" / "downloads" / "kaggle" / VAL
     assert not list(target.glob("ILSVRC2012_val_00000009*"))
+
+
+def test_an_incomplete_set_is_never_prepared(
+    env: dict[str, str], kaggle: Kaggle, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Whatever happened to a file after it was fetched, the set is counted again first."""
+    real = kaggle_client.fetch_file
+
+    def fetch_then_lose(api: Any, client: Any, name: str, target: Path) -> Path:
+        path = real(api, client, name, target)
+        if name == image_path(8):
+            path.unlink()
+        return path
+
+    monkeypatch.setattr(kaggle_module, "fetch_file", fetch_then_lose)
+    with serve(kaggle):
+        code, text = download(tmp_path / "root")
+    assert code == 3 and "ILSVRC2012_val_00000008.JPEG: missing after the download" in text, text
+    assert "(1 of the 12 images" in text
+    assert not list((tmp_path / "root").glob("datasets/*/dataset.json"))
 
 
 def test_not_a_jpeg_is_refused(env: dict[str, str], kaggle: Kaggle, tmp_path: Path) -> None:
