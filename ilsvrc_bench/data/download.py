@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ilsvrc_bench import paths
+from ilsvrc_bench import paths, serialize
 from ilsvrc_bench.data.archives import CHUNK, file_md5
 from ilsvrc_bench.data.dataset import Dataset
 from ilsvrc_bench.data.scan import DEVKIT_TGZ, OFFICIAL_MD5, VAL_TAR
@@ -129,7 +129,7 @@ def fetch(
     part = dest.with_name(dest.name + ".part")
     if dest.exists() and (md5 is None or file_md5(dest) == md5):
         return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    serialize.make_folder(dest.parent, error=DataError)
     report = progress or NullProgress()
     state = {"total": -1}
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from ilsvrc_bench import paths
+from ilsvrc_bench import paths, serialize
 from ilsvrc_bench.data.dataset import (
     DEFAULT_NAME,
     Dataset,
@@ -40,7 +40,7 @@ def root_lock(root: Path) -> Iterator[None]:
     """Hold the data root's prepare lock; DataError at once if another process holds it."""
     from filelock import FileLock, Timeout
 
-    root.mkdir(parents=True, exist_ok=True)
+    serialize.make_folder(root, error=DataError)
     lock = FileLock(root / LOCK_NAME)
     try:
         lock.acquire(timeout=0)
@@ -49,6 +49,8 @@ def root_lock(root: Path) -> Iterator[None]:
             f"{root / LOCK_NAME}: another `ilsvrc-bench data prepare` or `data download` is "
             "running in this root; wait for it to finish"
         ) from None
+    except OSError as exc:  # after Timeout, which is one
+        raise DataError(f"cannot write {root / LOCK_NAME}: {exc.strerror or exc}") from exc
     try:
         yield
     finally:
@@ -113,7 +115,7 @@ def prepare(
     root_dir = paths.data_root(root)
     base = datasets_dir(root_dir)
     with root_lock(root_dir):
-        base.mkdir(parents=True, exist_ok=True)
+        serialize.make_folder(base, error=DataError)
         _remove_stale(base)
         work = base / f".prepare-{os.getpid()}"
         work.mkdir()

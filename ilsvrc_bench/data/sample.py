@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from ilsvrc_bench import serialize
 from ilsvrc_bench.data.devkit import BLACKLIST, GROUND_TRUTH, META
 from ilsvrc_bench.data.scan import DEVKIT_TGZ, MD5SUMS, VAL_TAR
 from ilsvrc_bench.errors import DataError, UsageError
@@ -130,7 +131,7 @@ def pack_official(
     Also writes ``MD5SUMS`` next to the archives, which ``prepare`` checks them against.
     """
     ids = sample_devkit_ids()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    serialize.make_folder(out_dir, error=DataError)
     val_tar, devkit_tgz = out_dir / VAL_TAR, out_dir / DEVKIT_TGZ
     try:
         truth = [str(ids[wnid]) for _, wnid in images]

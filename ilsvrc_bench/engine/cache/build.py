@@ -56,7 +56,7 @@ def build(
         lock.acquire(timeout=0)
     except Timeout:
         raise RunError(f"{p.directory}: another process is writing this cache") from None
-    except OSError as exc:
+    except OSError as exc:  # after Timeout, which is one
         raise DataError(f"cannot write {lock.lock_file}: {exc.strerror or exc}") from exc
     try:
         return _build_locked(
