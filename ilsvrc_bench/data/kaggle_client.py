@@ -16,6 +16,7 @@ import hashlib
 import importlib
 import io
 import os
+import re
 import sys
 import time
 import zlib
@@ -31,6 +32,7 @@ COMPETITION = "imagenet-object-localization-challenge"
 RULES_URL = f"https://www.kaggle.com/competitions/{COMPETITION}/rules"
 PART = ".part"
 INSTALL_HELP = "pip install 'ilsvrc-bench[kaggle]'"
+MIN_KAGGLE = (2, 2, 5)
 CREDENTIALS_HELP = (
     "create an API token at https://www.kaggle.com/settings/api and set KAGGLE_API_TOKEN (or "
     "save it to ~/.kaggle/access_token), or set KAGGLE_USERNAME and KAGGLE_KEY, or put "
@@ -70,9 +72,11 @@ class Damaged(DataError):
 def _client_module() -> Any:
     """``kaggle.api.kaggle_api_extended``; importing ``kaggle`` signs in and prints on failure."""
     try:
+        _check_version()
         # by module name: the package rebinds ``kaggle.api`` to a KaggleApi instance
         with contextlib.redirect_stdout(io.StringIO()):
             extended = importlib.import_module("kaggle.api.kaggle_api_extended")
+            importlib.import_module("kagglesdk")
     except ImportError as exc:
         needs = "" if sys.version_info >= (3, 11) else " (the kaggle client needs Python 3.11+)"
         raise DataError(
@@ -84,6 +88,22 @@ def _client_module() -> Any:
             "KAGGLE_CONFIG_DIR to a folder you can write"
         ) from None
     return extended
+
+
+def _check_version() -> None:
+    """The download calls and retries used here are those of kaggle 2.2.5 and later."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("kaggle")
+    except PackageNotFoundError:
+        return  # not installed: the import says so
+    numbers = tuple(int(n) for n in re.findall(r"\d+", installed)[:3])
+    if numbers < MIN_KAGGLE:
+        raise DataError(
+            f"--from kaggle needs kaggle {'.'.join(map(str, MIN_KAGGLE))} or newer, not "
+            f"{installed}: {INSTALL_HELP} (or pip install -U kaggle)"
+        )
 
 
 def authenticate() -> Any:

@@ -397,6 +397,14 @@ def test_a_full_disk_names_the_file(
     assert code == 0, text
 
 
+def test_an_old_kaggle_client_is_refused(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr("importlib.metadata.version", lambda name: "1.6.17")
+    code, text = download(tmp_path / "root")
+    assert code == 3 and "needs kaggle 2.2.5 or newer, not 1.6.17" in text, text
+
+
 def test_unwritable_root_is_named(env: dict[str, str], kaggle: Kaggle, tmp_path: Path) -> None:
     root = tmp_path / "root"
     root.mkdir()
