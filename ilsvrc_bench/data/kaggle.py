@@ -28,6 +28,7 @@ from ilsvrc_bench.data.kaggle_client import PART, Damaged, authenticate, fetch_f
 from ilsvrc_bench.data.textfiles import read_text, rows
 from ilsvrc_bench.errors import DataError, UsageError
 from ilsvrc_bench.progress import Progress, stage
+from ilsvrc_bench.serialize import make_folder
 from ilsvrc_bench.synsets import all_synsets
 
 KAGGLE_DIR = "kaggle"
@@ -101,10 +102,7 @@ def _fetch_all(
 
 
 def _writable(folder: Path) -> None:
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise DataError(f"{folder}: cannot create the download folder ({exc.strerror})") from None
+    make_folder(folder, error=DataError)
     if not os.access(folder, os.W_OK | os.X_OK):
         raise DataError(f"{folder}: cannot write the download folder (permission denied)")
 
