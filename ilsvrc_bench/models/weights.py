@@ -244,7 +244,13 @@ def hub_checkpoint(url: str, *, progress: bool = False) -> Path:
     target = hub_dir() / filename
     prefix = hash_prefix(url)
     if not target.is_file():
-        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:  # $TORCH_HOME is a file, or read-only
+            raise ModelError(
+                f"cannot create {target.parent} for the weights ($TORCH_HOME): "
+                f"{exc.strerror or exc}"
+            ) from exc
         try:
             torch.hub.download_url_to_file(url, str(target), hash_prefix=prefix, progress=progress)
         except RuntimeError as exc:
