@@ -8,6 +8,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from ilsvrc_bench.errors import UsageError
+
 ROOT_ENV = "ILSVRC_BENCH_ROOT"
 RUNS_ENV = "ILSVRC_BENCH_RUNS"
 APP_NAME = "ilsvrc-bench"
@@ -19,7 +21,10 @@ def data_root(root: str | os.PathLike[str] | None = None) -> Path:
         return Path(root).expanduser()
     env = os.environ.get(ROOT_ENV)
     if env:
-        return Path(env).expanduser()
+        path = Path(env).expanduser()
+        if path.exists() and not path.is_dir():
+            raise UsageError(f"${ROOT_ENV}={env} is a file, not a folder; point it at a folder")
+        return path
     from platformdirs import user_data_path
 
     return user_data_path(APP_NAME, appauthor=False)

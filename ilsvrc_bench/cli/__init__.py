@@ -151,7 +151,13 @@ class LazyGroup(click.Group):
         except KeyboardInterrupt as exc:
             raise CliError("interrupted", int(ExitCode.INTERRUPTED)) from exc
         except OSError as exc:
-            if exc.filename is not None or exc.errno not in STDOUT_ERRNOS:
+            if output.verbosity() > 0:
+                output.err().print(traceback.format_exc(), markup=False)
+            if exc.filename is not None:  # a folder or file the library did not expect to fail
+                raise CliError(
+                    f"{exc.filename}: {exc.strerror or exc}", int(ExitCode.RUNTIME)
+                ) from exc
+            if exc.errno not in STDOUT_ERRNOS:
                 raise
             # stdout is a full disk (> /dev/full) or a pipe its reader closed (| head): say so
             # once, and send what is still buffered nowhere so shutdown adds no traceback
