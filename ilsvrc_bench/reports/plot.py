@@ -39,7 +39,18 @@ def use_agg() -> None:
 
     from ilsvrc_bench import paths
 
-    os.environ.setdefault("MPLCONFIGDIR", str(paths.torch_home() / "ilsvrc-bench" / "matplotlib"))
+    if "MPLCONFIGDIR" not in os.environ:
+        folder = paths.torch_home() / "ilsvrc-bench" / "matplotlib"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError:  # $TORCH_HOME unusable: a throw-away folder, without matplotlib's warning
+            import atexit
+            import shutil
+            import tempfile
+
+            folder = Path(tempfile.mkdtemp(prefix="ilsvrc-bench-matplotlib-"))
+            atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        os.environ["MPLCONFIGDIR"] = str(folder)
     import matplotlib
 
     matplotlib.use("Agg", force=False)
