@@ -655,3 +655,92 @@ def _(env: Env) -> list[str]:
     (folder / r_wnids(1)[0] / "broken.jpg").write_bytes(b"\xff\xd8 not really")
     run_cli(prep(env, folder))
     return ev(env, TINY, "--strict", data="imagenet-r")
+
+
+# -- faults on the newer commands -------------------------------------------------------------
+
+
+def _sweep_resumes(env: Env, result: Result) -> None:
+    import os
+
+    started = sorted(p.name for p in env.runs.iterdir())
+    assert len(started) == 2, started  # the recipe and the one point, both begun
+    os.environ["ILSVRC_TEST_INTERRUPT_AT"] = "1000000"
+    try:
+        again = run_cli([*_interrupted_sweep(env), "--format", "json"])
+    finally:
+        del os.environ["ILSVRC_TEST_INTERRUPT_AT"]
+    assert sorted(r["run_id"] for r in json.loads(again.stdout)) == started
+    for run in started:
+        assert json.loads((env.runs / run / "run.json").read_text())["status"] == "complete"
+
+
+def _interrupted_sweep(env: Env) -> list[str]:
+    return ["sweep", "-m", "tests.engine.helpers:interrupt_after", "--root", str(env.root),
+            "--data", sample_name(env), "--runs-dir", str(env.runs), "--workers", "0",
+            "--batch-size", "4", "--sweep", "crop=200"]  # fmt: skip
+
+
+@case("sweep-ctrl-c", "faults", "Ctrl-C during a sweep, then the same command (resumes its runs)",
+      130, "interrupted", post=_sweep_resumes)  # fmt: skip
+def _(env: Env) -> list[str]:
+    return _interrupted_sweep(env)
+
+
+def _no_partial_ensemble(env: Env, result: Result) -> None:
+    runs = [p for p in env.runs.iterdir() if "ensemble" in p.name]
+    assert runs == [], runs
+
+
+@case("ensemble-runs-dir-file", "faults", "ensemble with --runs-dir naming a file", 2, "")
+def _(env: Env) -> list[str]:
+    a, b = two_logit_runs(env)
+    return ["ensemble", str(a), str(b), "--runs-dir", str(env.write("runs-file", "x"))]
+
+
+@case("ensemble-output-folder", "faults", "ensemble -o onto a folder (refused before writing)", 5,
+      "is a directory", post=_no_partial_ensemble)  # fmt: skip
+def _(env: Env) -> list[str]:
+    a, b = two_logit_runs(env)
+    return [*ensemble_args(env, a, b), "-o", str(env.src)]
+
+
+# -- the environment --------------------------------------------------------------------------
+
+
+@case("torch-home-file", "environment", "$TORCH_HOME naming a file, published weights needed", 4,
+      "$TORCH_HOME")  # fmt: skip
+def _(env: Env) -> list[str]:
+    env.overrides["TORCH_HOME"] = str(env.write("torch-home", "a file"))
+    return ev(env, "resnet18", "--limit", "2")
+
+
+def _quiet(env: Env, result: Result) -> None:
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("warning:")]
+    assert lines == [], result.stderr
+
+
+@case("torch-home-file-plot", "environment",
+      "$TORCH_HOME naming a file, report --plot (matplotlib's cache: no raw warning)", 0,
+      post=_quiet)  # fmt: skip
+def _(env: Env) -> list[str]:
+    env.overrides["TORCH_HOME"] = str(env.write("torch-home", "a file"))
+    env.allowed_extra.append(env.src)
+    return report_args(env, "--plot", str(env.src / "plot.png"))
+
+
+@case("root-env-file", "environment", "$ILSVRC_BENCH_ROOT naming a file", 2, "is a file")
+def _(env: Env) -> list[str]:
+    env.overrides["ILSVRC_BENCH_ROOT"] = str(env.write("root-file", "a file"))
+    return ["data", "sample"]
+
+
+@case("tmpdir-missing", "environment", "$TMPDIR naming a folder that does not exist (eval, bench)",
+      0)  # fmt: skip
+def _(env: Env) -> list[str]:
+    import tempfile
+
+    env.overrides["TMPDIR"] = str(env.base / "no-such-tmp")
+    tempfile.tempdir = None  # gettempdir() caches its answer: read $TMPDIR again, now and after
+    env.cleanup.append(lambda: setattr(tempfile, "tempdir", None))
+    return bench_args(env, TINY)

@@ -27,6 +27,7 @@ class Env:
     keep: list[Any] = field(default_factory=list)  # objects held while the command runs
     cleanup: list[Callable[[], None]] = field(default_factory=list)
     allowed_extra: list[Path] = field(default_factory=list)
+    overrides: dict[str, str] = field(default_factory=dict)  # environment a case changes
 
     @property
     def root(self) -> Path:
@@ -65,6 +66,7 @@ class Env:
             "ILSVRC_BENCH_RUNS": str(self.runs),
             "NO_COLOR": "1",
             "COLUMNS": "200",
+            **self.overrides,
         }
 
     def allowed(self) -> list[Path]:
