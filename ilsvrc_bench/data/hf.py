@@ -57,7 +57,7 @@ def _rows(shard: Path) -> Any:
 
 def _entry(shard: Path, row: int, image: Any, label: Any, target: Path) -> Entry:
     wnids = _wnids()
-    if not isinstance(label, int) or not 0 <= label < N_CLASSES:
+    if isinstance(label, bool) or not isinstance(label, int) or not 0 <= label < N_CLASSES:
         raise DataError(f"{shard}: row {row} has label {label!r}, not 0..999")
     data = (image or {}).get("bytes") or b""
     name = _safe_name((image or {}).get("path"), shard, row)
