@@ -55,7 +55,10 @@ def wilson_interval(successes: int, n: int, z: float = WILSON_Z95) -> tuple[floa
     denom = 1 + z * z / n
     centre = (p + z * z / (2 * n)) / denom
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
-    return (100 * max(0.0, centre - half), 100 * min(1.0, centre + half))
+    # exact at the ends: rounding left 5.6e-15% as the lower bound of 0 hits in 3
+    lo = 0.0 if successes <= 0 else 100 * max(0.0, centre - half)
+    hi = 100.0 if successes >= n else 100 * min(1.0, centre + half)
+    return (lo, hi)
 
 
 def per_class_accuracy(
