@@ -8,7 +8,9 @@ the table in docs/reliability.md lists them after the older areas.
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
 
 from click.testing import CliRunner, Result
@@ -744,3 +746,74 @@ def _(env: Env) -> list[str]:
     tempfile.tempdir = None  # gettempdir() caches its answer: read $TMPDIR again, now and after
     env.cleanup.append(lambda: setattr(tempfile, "tempdir", None))
     return bench_args(env, TINY)
+
+
+# -- Hugging Face parquet shards (data prepare of the files data download --from hf fetches) --
+
+
+def parquet_shard(env: Env, rows: Sequence[tuple[bytes | None, str, object]]) -> Path:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = env.src / "hf" / "validation-00000-of-00001.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    labels = [label for *_, label in rows]
+    kind = pa.bool_() if any(isinstance(x, bool) for x in labels) else pa.int64()
+    table = pa.table({"image": [{"bytes": d, "path": n} for d, n, _ in rows],
+                      "label": pa.array(labels, kind)})  # fmt: skip
+    pq.write_table(table, path)
+    return path
+
+
+@case("hf-same-name-twice", "downloads", "a parquet shard naming one image file twice", 3,
+      "appears twice")  # fmt: skip
+def _(env: Env) -> list[str]:
+    from tests.shifts.layouts import jpeg
+
+    rows = [(jpeg(1), "x.JPEG", 0), (jpeg(2), "x.JPEG", 5), (jpeg(3), "y.JPEG", 7)]
+    return prep(env, parquet_shard(env, rows))
+
+
+@case("hf-bool-label", "downloads", "a parquet shard whose labels are booleans", 3, "not 0..999")
+def _(env: Env) -> list[str]:
+    from tests.shifts.layouts import jpeg
+
+    return prep(env, parquet_shard(env, [(jpeg(1), "a.JPEG", True), (jpeg(2), "b.JPEG", False)]))
+
+
+def _inside(env: Env, result: Result) -> None:
+    assert not (env.root / "evil.JPEG").exists() and not (env.base / "evil.JPEG").exists()
+    (images,) = (env.root / "datasets").glob("*/images")
+    assert sorted(p.name for p in images.iterdir()) == [
+        "evil.JPEG",
+        "validation-00000-of-00001-000002.JPEG",
+        "x.JPEG",
+    ]
+
+
+@case("hf-path-traversal", "downloads",
+      "a parquet shard whose image paths are '../../evil.JPEG', '/etc/x.JPEG' and ''", 0,
+      post=_inside)  # fmt: skip
+def _(env: Env) -> list[str]:
+    from tests.shifts.layouts import jpeg
+
+    rows = [(jpeg(1), "../../evil.JPEG", 0), (jpeg(2), "/etc/x.JPEG", 5), (jpeg(3), "", 7)]
+    return prep(env, parquet_shard(env, rows))
+
+
+@case("hf-not-parquet", "downloads", "a .parquet file of random bytes", 3, "parquet")
+def _(env: Env) -> list[str]:
+    return prep(env, env.write("hf/validation-00000-of-00001.parquet", os.urandom(2000)))
+
+
+# -- device flags without the device ----------------------------------------------------------
+
+
+@case("decode-gpu-on-cpu", "flags", "eval --decode gpu --device cpu", 5, "needs a CUDA device")
+def _(env: Env) -> list[str]:
+    return ev(env, TINY, "--decode", "gpu", "--device", "cpu")
+
+
+@case("fp16-on-cpu", "flags", "eval --precision fp16 --device cpu", 5, "needs a CUDA device")
+def _(env: Env) -> list[str]:
+    return ev(env, TINY, "--precision", "fp16", "--device", "cpu")

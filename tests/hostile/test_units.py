@@ -136,3 +136,12 @@ def test_a_run_on_a_subset_says_so(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     (row,) = json.loads(result.stdout)
     assert row["is_subset"] is True
+
+
+def test_wilson_bounds_are_exact_at_zero_and_all_hits() -> None:
+    """0 of 3 right is a lower bound of exactly 0% (it was 5.6e-15% in run.json)."""
+    from ilsvrc_bench.metrics import wilson_interval
+
+    assert wilson_interval(0, 3)[0] == 0.0 and wilson_interval(3, 3)[1] == 100.0
+    lo, hi = wilson_interval(1, 3)
+    assert 0.0 < lo < 33.4 < hi < 100.0
