@@ -1,22 +1,24 @@
-"""``ilsvrc-bench data``: download, prepare, info, verify, sample."""
+"""``ilsvrc-bench data``: prepare, info, verify, sample; download and cache live beside it."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import click
 
 from ilsvrc_bench import output
 from ilsvrc_bench.cli.cache import cache_command
 from ilsvrc_bench.cli.canary_view import canary_options
-from ilsvrc_bench.cli.data_view import report_problems, show
-from ilsvrc_bench.cli.options import data_option, format_option, output_option, root_option
-
-if TYPE_CHECKING:
-    from ilsvrc_bench.progress import Progress
+from ilsvrc_bench.cli.data_view import progress_bars, report_problems, show
+from ilsvrc_bench.cli.download import download_command
+from ilsvrc_bench.cli.options import (
+    NAME,
+    data_option,
+    format_option,
+    md5_options,
+    output_option,
+    root_option,
+)
 
 SOURCE_FORMATS = (
     "official",
@@ -29,75 +31,6 @@ SOURCE_FORMATS = (
     "imagenet-a",
     "imagenet-sketch",
 )
-
-
-class KeyValue(click.ParamType):  # type: ignore[type-arg]
-    """``NAME=HEX`` (``--md5``) or ``Name: value`` (``--header``)."""
-
-    def __init__(self, sep: str, what: str) -> None:
-        self.sep, self.what = sep, what
-        self.name = what
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, tuple):
-            return value
-        key, sep, val = str(value).partition(self.sep)
-        if not sep or not key.strip() or not val.strip():
-            self.fail(f"expected {self.what}, got {value!r}", param, ctx)
-        if self.sep == "=" and (len(val.strip()) != 32 or not _is_hex(val.strip())):
-            self.fail(f"{key}: an MD5 is 32 hex digits, got {val!r}", param, ctx)
-        return key.strip(), val.strip()
-
-
-def _is_hex(text: str) -> bool:
-    return all(c in "0123456789abcdefABCDEF" for c in text)
-
-
-class DatasetName(click.ParamType):  # type: ignore[type-arg]
-    """A dataset name: a folder name under the data root, so no paths and no odd characters."""
-
-    name = "NAME"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        from ilsvrc_bench.data.prepare import NAME_RE
-
-        if not NAME_RE.match(str(value)):
-            self.fail(
-                f"{value!r}: a dataset name is letters, digits, '.', '_' and '-', "
-                "starting with a letter or digit",
-                param,
-                ctx,
-            )
-        return str(value)
-
-
-NAME = DatasetName()
-MD5 = KeyValue("=", "NAME=HEX")
-HEADER = KeyValue(":", "'Name: value'")
-
-
-def md5_options(fn: Any) -> Any:
-    fn = click.option(
-        "--no-verify", is_flag=True, help="Skip MD5 checks (recorded in the dataset as skipped)."
-    )(fn)
-    return click.option(
-        "--md5",
-        "md5",
-        type=MD5,
-        multiple=True,
-        metavar="NAME=HEX",
-        help="Expected MD5 for one archive file name, replacing the official one (repeatable).",
-    )(fn)
-
-
-@contextmanager
-def progress_bars() -> Iterator[Progress | None]:
-    """Bars on stderr for the data layer's stages (None with --quiet: nothing to draw)."""
-    if output.is_quiet():
-        yield None
-        return
-    with output.ProgressBars() as bars:
-        yield bars
 
 
 @click.group()
@@ -161,122 +94,6 @@ def prepare(  # noqa: PLR0917 - one parameter per click option
             progress=progress,
         )
     output.info(f"prepared {ds.name}: {ds.n_images:,} images, {ds.n_classes} classes")
-    report_problems(ds)
-    show(ds)
-
-
-@data.command()
-@click.option(
-    "--from",
-    "origin",
-    type=click.Choice(["official", "hf", "kaggle"]),
-    default="official",
-    show_default=True,
-    help="official: image-net.org (or --mirror); hf: the Hugging Face Hub's gated "
-    "ILSVRC/imagenet-1k validation parquet shards; kaggle: the val files of the Kaggle "
-    "competition imagenet-object-localization-challenge (needs the kaggle extra).",
-)
-@click.option(
-    "--token",
-    default=None,
-    metavar="TOKEN",
-    help="Hugging Face token for --from hf (default: $HF_TOKEN or the stored login; never logged).",
-)
-@click.option("--revision", default="main", show_default=True, help="Hub revision for --from hf.")
-@click.option("--mirror", default=None, metavar="URL", help="Base URL to fetch the files from.")
-@click.option(
-    "--header",
-    "headers",
-    type=HEADER,
-    multiple=True,
-    metavar="'Name: value'",
-    help="HTTP header to send, e.g. a cookie or token (repeatable; never logged).",
-)
-@click.option("--retries", default=5, show_default=True, help="Retries without progress.")
-@click.option(
-    "-j",
-    "--jobs",
-    type=click.IntRange(min=1, max=64),
-    default=None,
-    help="Files fetched at once for --from kaggle (default: 16).",
-)
-@click.option("--name", type=NAME, default=None, help="Dataset name (default: ilsvrc2012-val).")
-@md5_options
-@root_option
-def download(  # noqa: PLR0917 - one parameter per click option
-    origin: str,
-    token: str | None,
-    revision: str,
-    mirror: str | None,
-    headers: tuple[tuple[str, str], ...],
-    retries: int,
-    jobs: int | None,
-    name: str | None,
-    md5: tuple[tuple[str, str], ...],
-    no_verify: bool,
-    root: Path | None,
-) -> None:
-    """Download ILSVRC2012_img_val.tar and the devkit (resumable), check MD5s, then prepare.
-
-    image-net.org needs an account: pass your session with --header 'Cookie: ...', or
-    download the files by hand and use `ilsvrc-bench data prepare`. With --from hf the
-    validation parquet shards come from the Hugging Face Hub (a token and the dataset's
-    accepted terms are needed), are checked against the Hub's SHA-256 and prepared. With
-    --from kaggle the 50,000 val images come one by one from the Kaggle competition (Kaggle
-    credentials and its accepted rules are needed; a rerun fetches only what is missing).
-
-    \b
-    ilsvrc-bench data download --from hf
-    ilsvrc-bench data download --from kaggle -j 16
-    """
-    from ilsvrc_bench.errors import UsageError
-
-    if origin != "official":
-        given = [
-            flag
-            for flag, value in (("--mirror", mirror), ("--header", headers), ("--md5", md5))
-            if value
-        ]
-        if given:
-            raise UsageError(f"{', '.join(given)}: only for --from official")
-    if origin != "hf" and (token is not None or revision != "main"):
-        flag = "--token" if token is not None else "--revision"
-        extra = " (use --header for image-net.org)" if origin == "official" else ""
-        raise UsageError(f"{flag}: only for --from hf{extra}")
-    if jobs is not None and origin != "kaggle":
-        raise UsageError("--jobs: only for --from kaggle")
-    if origin == "kaggle":
-        from ilsvrc_bench.data.kaggle import DEFAULT_JOBS, download_kaggle
-
-        with progress_bars() as progress:
-            ds = download_kaggle(root=root, name=name, jobs=jobs or DEFAULT_JOBS, progress=progress)
-        report_problems(ds)
-        show(ds)
-        return
-    if origin == "hf":
-        from ilsvrc_bench.data.hub import download_hf
-
-        with progress_bars() as progress:
-            ds = download_hf(
-                root=root, token=token, revision=revision, name=name, progress=progress
-            )
-        report_problems(ds)
-        show(ds)
-        return
-    from ilsvrc_bench.data.download import DEFAULT_BASE_URL, RetryPolicy
-    from ilsvrc_bench.data.download import download as download_dataset
-
-    with progress_bars() as progress:
-        ds = download_dataset(
-            root=root,
-            base_url=mirror or DEFAULT_BASE_URL,
-            headers=dict(headers),
-            md5=dict(md5),
-            verify=not no_verify,
-            name=name,
-            policy=RetryPolicy(retries=retries),
-            progress=progress,
-        )
     report_problems(ds)
     show(ds)
 
@@ -419,4 +236,5 @@ def sample(  # noqa: PLR0917 - one parameter per click option
     show(ds)
 
 
+data.add_command(download_command)
 data.add_command(cache_command)

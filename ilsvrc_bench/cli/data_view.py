@@ -1,7 +1,10 @@
-"""How ``data`` commands show a prepared dataset: its identity, completeness, checks, problems."""
+"""How ``data`` commands show a prepared dataset (its identity, completeness, checks, problems)
+and the data layer's progress."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -9,6 +12,7 @@ from ilsvrc_bench import output
 
 if TYPE_CHECKING:
     from ilsvrc_bench.data import Dataset
+    from ilsvrc_bench.progress import Progress
 
 
 def _identity(ds: Dataset) -> dict[str, Any]:
@@ -113,3 +117,13 @@ def report_problems(ds: Dataset) -> None:
         )
     if ds.info.get("verify_skipped"):
         output.warn("MD5 checks were skipped (--no-verify); the dataset records this")
+
+
+@contextmanager
+def progress_bars() -> Iterator[Progress | None]:
+    """Bars on stderr for the data layer's stages (None with --quiet: nothing to draw)."""
+    if output.is_quiet():
+        yield None
+        return
+    with output.ProgressBars() as bars:
+        yield bars

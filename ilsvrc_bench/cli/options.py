@@ -250,3 +250,61 @@ def execution_options(fn: F) -> F:
     for option in reversed(options):
         fn = option(fn)
     return fn
+
+
+class KeyValue(click.ParamType):  # type: ignore[type-arg]
+    """``NAME=HEX`` (``--md5``) or ``Name: value`` (``--header``)."""
+
+    def __init__(self, sep: str, what: str) -> None:
+        self.sep, self.what = sep, what
+        self.name = what
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        key, sep, val = str(value).partition(self.sep)
+        if not sep or not key.strip() or not val.strip():
+            self.fail(f"expected {self.what}, got {value!r}", param, ctx)
+        if self.sep == "=" and (len(val.strip()) != 32 or not _is_hex(val.strip())):
+            self.fail(f"{key}: an MD5 is 32 hex digits, got {val!r}", param, ctx)
+        return key.strip(), val.strip()
+
+
+def _is_hex(text: str) -> bool:
+    return all(c in "0123456789abcdefABCDEF" for c in text)
+
+
+class DatasetName(click.ParamType):  # type: ignore[type-arg]
+    """A dataset name: a folder name under the data root, so no paths and no odd characters."""
+
+    name = "NAME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        from ilsvrc_bench.data.prepare import NAME_RE
+
+        if not NAME_RE.match(str(value)):
+            self.fail(
+                f"{value!r}: a dataset name is letters, digits, '.', '_' and '-', "
+                "starting with a letter or digit",
+                param,
+                ctx,
+            )
+        return str(value)
+
+
+NAME = DatasetName()
+MD5 = KeyValue("=", "NAME=HEX")
+
+
+def md5_options(fn: Any) -> Any:
+    fn = click.option(
+        "--no-verify", is_flag=True, help="Skip MD5 checks (recorded in the dataset as skipped)."
+    )(fn)
+    return click.option(
+        "--md5",
+        "md5",
+        type=MD5,
+        multiple=True,
+        metavar="NAME=HEX",
+        help="Expected MD5 for one archive file name, replacing the official one (repeatable).",
+    )(fn)
