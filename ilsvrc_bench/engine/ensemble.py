@@ -102,6 +102,21 @@ def check_compatible(members: Sequence[Member]) -> None:
                 )
 
 
+def _refuse_nested_repeats(members: Sequence[Member]) -> None:
+    """A run given beside an ensemble that already holds it would count twice, unsaid."""
+    seen: dict[str, str] = {}
+    for m in members:
+        inner = [e.run_id for e in (m.record.model.members or ())] or [m.record.run_id]
+        for run_id in inner:
+            where = "given itself" if run_id == m.record.run_id else f"in {m.record.run_id}"
+            if run_id in seen:
+                raise UsageError(
+                    f"run {run_id} would count twice in the ensemble ({seen[run_id]} and "
+                    f"{where}); name each run once"
+                )
+            seen[run_id] = where
+
+
 def _softmax(logits: np.ndarray) -> np.ndarray:
     x = logits.astype(np.float64)
     x = np.where(np.isnan(x), -np.inf, x)
@@ -128,6 +143,7 @@ def build_ensemble(
     if len({Path(d).resolve() for d in run_dirs}) != len(run_dirs):
         raise UsageError("the same run is named twice; an ensemble of distinct runs only")
     members = [_load(Path(d)) for d in run_dirs]
+    _refuse_nested_repeats(members)
     check_compatible(members)
     probs = average_probabilities(members)
     table = members[0].table
