@@ -817,3 +817,13 @@ def _(env: Env) -> list[str]:
 @case("fp16-on-cpu", "flags", "eval --precision fp16 --device cpu", 5, "needs a CUDA device")
 def _(env: Env) -> list[str]:
     return ev(env, TINY, "--precision", "fp16", "--device", "cpu")
+
+
+@case("ensemble-nested-repeat", "ensemble", "a run beside an ensemble that already holds it", 2,
+      "would count twice")  # fmt: skip
+def _(env: Env) -> list[str]:
+    a, b = two_logit_runs(env)
+    result = run_cli([*ensemble_args(env, a, b), "--format", "json"])
+    rows = json.loads(result.stdout)
+    (ensemble,) = [r["run_id"] for r in rows if r["role"] == "ensemble"]
+    return ensemble_args(env, a, ensemble)
