@@ -22,6 +22,8 @@ script never downloads): speed does not depend on the values of the weights.
 
     python benchmarks/compare_peers.py --arch alexnet --images 1000 --repeats 3
     python benchmarks/compare_peers.py --arch resnet18 --peers timm,ilsvrc-bench
+    git archive v1 | tar -x -C /tmp/v1 && python benchmarks/compare_peers.py \
+        --peers torchvision,base,ilsvrc-bench --base /tmp/v1     # before/after a change
 
 The figure compared is the loop's wall time (first batch asked for to last batch scored, which
 includes starting the loader workers); each process's whole wall time is printed beside it.
@@ -43,10 +45,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-REALDATA = (
-    Path(__file__).resolve().parents[1] / ".." / "shared" / "realdata" / "imagenet-sample-200"
-)
-TOOLS = ("torchvision", "timm", "ilsvrc-bench", "cache")
+REPO = Path(__file__).resolve().parents[1]
+REALDATA = REPO / ".." / "shared" / "realdata" / "imagenet-sample-200"
+TOOLS = ("torchvision", "timm", "ilsvrc-bench", "cache", "base")
+ILSVRC_BENCH = ("ilsvrc-bench", "cache", "base")
 
 
 def build_image_folder(source: Path, out: Path, n_images: int) -> int:
@@ -176,8 +178,12 @@ def one_run(args: argparse.Namespace) -> None:
 
 def _child(args: argparse.Namespace, tool: str) -> dict[str, Any]:
     """One fresh process of ``tool``, timed whole by this process (start-up and exit included)."""
-    if tool in ("ilsvrc-bench", "cache"):
+    env, cwd = None, None
+    if tool in ILSVRC_BENCH:
         command = ilsvrc_bench_command(args, cache=tool == "cache")
+        # this checkout, or for 'base' another one (an earlier commit: before/after figures)
+        checkout = args.base if tool == "base" else REPO
+        cwd, env = str(checkout), {**os.environ, "PYTHONPATH": str(checkout)}
     else:
         command = [
             *(sys.executable, __file__, "--run", tool, "--arch", args.arch),
@@ -186,12 +192,12 @@ def _child(args: argparse.Namespace, tool: str) -> dict[str, Any]:
         ]
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    done = subprocess.run(command, capture_output=True, text=True, check=False, env=env, cwd=cwd)
     process_s = time.perf_counter() - t0
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{tool} failed ({done.returncode}): {done.stderr.strip()[-2000:]}")
-    if tool in ("ilsvrc-bench", "cache"):
+    if tool in ILSVRC_BENCH:
         result = _ilsvrc_bench_result(done.stdout)
     else:
         result = json.loads(done.stdout.strip().splitlines()[-1])
@@ -234,7 +240,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--peers", default=",".join(TOOLS), help=f"among {', '.join(TOOLS)}")
+    parser.add_argument("--peers", default=",".join(TOOLS[:4]), help=f"among {', '.join(TOOLS)}")
+    parser.add_argument(
+        "--base",
+        type=Path,
+        help="a checkout of another ilsvrc-bench commit; peer 'base' runs its eval --no-cache",
+    )
     parser.add_argument("--run", choices=TOOLS, help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--root", type=Path, help=argparse.SUPPRESS)
@@ -246,6 +257,11 @@ def main() -> None:
     tools = [t for t in args.peers.split(",") if t]
     if unknown := set(tools) - set(TOOLS):
         parser.error(f"unknown peers: {', '.join(sorted(unknown))}")
+    if "base" in tools and args.base is None:
+        parser.error("peer 'base' needs --base PATH (a checkout of the commit to compare with)")
+    if args.base is not None:
+        args.base = args.base.resolve()
+        tools += [] if "base" in tools else ["base"]
     with tempfile.TemporaryDirectory() as tmp:
         args.folder, args.root, args.runs = (Path(tmp) / d for d in ("images", "root", "runs"))
         _prepare(args, tools)

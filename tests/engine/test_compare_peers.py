@@ -35,3 +35,20 @@ def test_compare_peers_prints_ratios_for_all_four(real_images: Path) -> None:
     loop, process, fixed = (float(table["ilsvrc-bench"][i]) for i in (1, 3, 4))
     assert process > loop and abs(process - loop - fixed) < 0.02
     assert "machine: " in done.stdout and "load average before" in done.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.realdata
+def test_startup_benchmark_prints_every_command(real_images: Path) -> None:
+    command = [
+        *(sys.executable, str(REPO / "benchmarks" / "startup.py")),
+        *("--repeats", "1", "--images", "4", "--source", str(real_images)),
+    ]
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    table = done.stdout.split("seconds\n")[1].splitlines()
+    assert table[0].split() == ["command", "this", "wall", "this", "CPU"]
+    names = [line.split()[0] for line in table[1:]]
+    assert names == ["--help", "synsets", "models", "report", "check", "eval"]
+    assert all(float(x) > 0 for line in table[1:] for x in line.split()[-2:])
