@@ -33,6 +33,7 @@ def writable_file(ctx: click.Context, param: click.Parameter, value: Path | None
     from ilsvrc_bench import serialize
 
     if value is not None:
+        value = value.expanduser()  # `--output=~/x.json`: the shell leaves that ~ alone
         serialize.check_writable(value)
     return value
 
