@@ -827,3 +827,15 @@ def _(env: Env) -> list[str]:
     rows = json.loads(result.stdout)
     (ensemble,) = [r["run_id"] for r in rows if r["role"] == "ensemble"]
     return ensemble_args(env, a, ensemble)
+
+
+def _in_home(env: Env, result: Result) -> None:
+    assert (env.src / "home2" / "out.csv").is_file() and not (env.cwd / "~").exists()
+
+
+@case("output-tilde", "flags", "--output=~/out.csv (a ~ the shell leaves alone)", 0,
+      post=_in_home)  # fmt: skip
+def _(env: Env) -> list[str]:
+    env.overrides["HOME"] = str(env.src / "home2")
+    env.allowed_extra.append(env.src)
+    return report_args(env, "--format", "csv", "--output=~/out.csv")
