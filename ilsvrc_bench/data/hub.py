@@ -13,6 +13,7 @@ The endpoint is ``$HF_ENDPOINT`` (read at call time), else the public Hub; the t
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from dataclasses import dataclass
@@ -159,6 +160,9 @@ def download_hf(
     from ilsvrc_bench.data.prepare import prepare, root_lock
 
     disable_progress_bars()  # progress goes through ``progress``, on our own bars
+    # its retries are logged as raw lines ("Retrying in 1s [Retry 1/5]"), even under -q; the
+    # outcome is reported once, as this module's error
+    logging.getLogger("huggingface_hub").setLevel(logging.ERROR)
     root_dir = paths.data_root(root)
     target = root_dir / "downloads" / HF_DIR
     shards = list_shards(token=token, endpoint=endpoint, revision=revision)
