@@ -45,7 +45,13 @@ HEADER = KeyValue(":", "'Name: value'")
     metavar="'Name: value'",
     help="HTTP header to send, e.g. a cookie or token (repeatable; never logged).",
 )
-@click.option("--retries", default=5, show_default=True, help="Retries without progress.")
+@click.option(
+    "--retries",
+    default=5,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Retries without progress.",
+)
 @click.option(
     "-j",
     "--jobs",
