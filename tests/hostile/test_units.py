@@ -145,3 +145,22 @@ def test_wilson_bounds_are_exact_at_zero_and_all_hits() -> None:
     assert wilson_interval(0, 3)[0] == 0.0 and wilson_interval(3, 3)[1] == 100.0
     lo, hi = wilson_interval(1, 3)
     assert 0.0 < lo < 33.4 < hi < 100.0
+
+
+def test_hub_retries_are_not_logged_raw(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """huggingface_hub logs each retry ("Retrying in 1s [Retry 1/5]") as raw stderr lines, even
+    under -q; download_hf reports the outcome once, as its own error."""
+    import logging
+
+    from ilsvrc_bench.data import hub
+    from ilsvrc_bench.errors import DataError
+
+    def offline(**kwargs: object) -> None:
+        raise DataError("offline")
+
+    monkeypatch.setattr(hub, "list_shards", offline)
+    logger = logging.getLogger("huggingface_hub")
+    monkeypatch.setattr(logger, "level", logging.WARNING)  # restored after the test
+    with pytest.raises(DataError):
+        hub.download_hf(root=tmp_path)
+    assert not logger.isEnabledFor(logging.WARNING)
