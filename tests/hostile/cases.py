@@ -1304,7 +1304,7 @@ def _(env: Env) -> list[str]:
     return ["check", "--baseline", base, "--candidate", str(cand), "--runs-dir", str(env.runs)]
 
 
-# The newer commands' cases register into CASES from their own module, after these.
+# The newer commands' cases register into CASES from their own modules, after these.
 from tests.hostile import cases_commands  # noqa: E402, F401
 
 if __name__ == "__main__":  # pragma: no cover - prints the docs table
