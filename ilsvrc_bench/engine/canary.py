@@ -76,10 +76,17 @@ def run_canary(
     progress: Progress | None = None,
 ) -> CanaryReport:
     """Score ``n_images`` of ``dataset`` with ``model`` and judge them against its accuracy."""
+    from ilsvrc_bench.data.shifts import SHIFT_SOURCES
     from ilsvrc_bench.models import load, resolve
 
     spec = resolve(model, weights=weights)
     if expect_top1 is None:
+        if getattr(dataset, "source", None) in SHIFT_SOURCES:
+            raise UsageError(
+                f"{dataset.name} is a shift set ({dataset.source}): a model scores below its "
+                "published ILSVRC2012 val accuracy there by design; give the top-1 it should "
+                "reach with --canary-expect TOP1"
+            )
         if spec.reference is None:
             raise UsageError(
                 f"{model}: no published accuracy is known for this model; give the top-1 it "
