@@ -258,3 +258,16 @@ def _(env: Env) -> list[str]:
     env.overrides["HOME"] = str(env.src / "home2")
     env.allowed_extra.append(env.src)
     return report_args(env, "--format", "csv", "--output=~/out.csv")
+
+
+@case("canary-on-shift-set", "canary",
+      "--canary with a published-accuracy model on ImageNet-R (not val: refused)", 2,
+      "shift set")  # fmt: skip
+def _(env: Env) -> list[str]:
+    from tests.hostile.cases import prep
+    from tests.hostile.cases_commands import run_cli
+    from tests.hostile.cases_data_commands import r_wnids, shift_folder
+
+    run_cli(prep(env, shift_folder(env, "imagenet-r", r_wnids(2))))
+    return ["data", "verify", "--root", str(env.root), "--data", "imagenet-r", "--canary",
+            "resnet18"]  # fmt: skip
