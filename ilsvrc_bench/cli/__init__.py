@@ -149,7 +149,9 @@ class LazyGroup(click.Group):
                 output.err().print(traceback.format_exc(), markup=False)
             raise CliError(str(exc), int(exc.exit_code)) from exc
         except KeyboardInterrupt as exc:
-            raise CliError("interrupted", int(ExitCode.INTERRUPTED)) from exc
+            resumable = ctx.invoked_subcommand in ("eval", "sweep")
+            message = "interrupted; the same command resumes where it stopped" if resumable else ""
+            raise CliError(message or "interrupted", int(ExitCode.INTERRUPTED)) from exc
         except OSError as exc:
             if output.verbosity() > 0:
                 output.err().print(traceback.format_exc(), markup=False)

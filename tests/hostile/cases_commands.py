@@ -319,7 +319,7 @@ def _interrupted_sweep(env: Env) -> list[str]:
 
 
 @case("sweep-ctrl-c", "faults", "Ctrl-C during a sweep, then the same command (resumes its runs)",
-      130, "interrupted", post=_sweep_resumes)  # fmt: skip
+      130, "interrupted; the same command resumes", post=_sweep_resumes)  # fmt: skip
 def _(env: Env) -> list[str]:
     return _interrupted_sweep(env)
 
