@@ -9,6 +9,7 @@ An image that cannot be read or decoded yields a zero tensor and its error, neve
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -146,8 +147,28 @@ def collate(items: Sequence[Item]) -> Batch:
 
 
 def worker_init(_: int) -> None:
+    # Never collect what the worker inherited from the parent: destroying an object that owns
+    # threads there (an onnxruntime session of an earlier pass, waiting to be collected) waits
+    # for threads that a forked child does not have, and the worker hangs for ever.
+    gc.freeze()
     # Decoding is the work; one intra-op thread per worker avoids oversubscribing the cores.
     torch.set_num_threads(1)
+
+
+def worker_loader(
+    dataset: TorchDataset[Any], *, workers: int, prefetch: int = 4, **kwargs: Any
+) -> DataLoader[Any]:
+    """A DataLoader whose workers fork safely: the parent's garbage is collected first (where
+    destroying it is safe), and the workers never collect what they inherit (``worker_init``)."""
+    if workers > 0:
+        gc.collect()
+    return DataLoader(
+        dataset,
+        num_workers=workers,
+        worker_init_fn=worker_init if workers > 0 else None,
+        prefetch_factor=prefetch if workers > 0 else None,
+        **kwargs,
+    )
 
 
 def grid_batches(
@@ -191,14 +212,12 @@ def make_loader(
 
     import ilsvrc_bench.models.preprocess  # noqa: F401
 
-    return DataLoader(
+    return worker_loader(
         ImageViews(dataset, records, prep, protocol, also),
+        workers=workers,
+        # Batches of several recipes are larger: fewer in flight keeps memory flat.
+        prefetch=2 if also else 4,
         batch_sampler=grid_batches(len(records), batch_size, keep),
-        num_workers=workers,
         collate_fn=collate,
         pin_memory=pin_memory,
-        worker_init_fn=worker_init if workers > 0 else None,
-        # Batches of several recipes are larger: fewer in flight keeps memory flat.
-        prefetch_factor=(2 if also else 4) if workers > 0 else None,
-        persistent_workers=False,
     )

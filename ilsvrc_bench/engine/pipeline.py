@@ -18,10 +18,16 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch.utils.data import DataLoader
 
 from ilsvrc_bench.engine import cache as caches
-from ilsvrc_bench.engine.loader import Batch, DatasetLike, collate, grid_batches, make_loader
+from ilsvrc_bench.engine.loader import (
+    Batch,
+    DatasetLike,
+    collate,
+    grid_batches,
+    make_loader,
+    worker_loader,
+)
 from ilsvrc_bench.errors import DeviceError, UsageError
 from ilsvrc_bench.models.spec import Preprocessing
 
@@ -85,13 +91,12 @@ def open_batches(
         raise UsageError("several pixel recipes from one decode need the CPU decoder")
     cached = find_cache(dataset, prep, protocol, decode) if use_cache and not also else None
     if cached is not None:
-        loader = DataLoader(
+        loader = worker_loader(
             cached.for_records(records),
+            workers=min(workers, 2),
             batch_sampler=grid_batches(len(records), batch_size, keep),
-            num_workers=min(workers, 2),
             collate_fn=collate,
             pin_memory=pin,
-            prefetch_factor=4 if workers > 0 else None,
         )
         return Source(loader, "cache", f"views read from the cache {cached.plan.directory}")
     if decode == "gpu":
@@ -134,12 +139,11 @@ def _gpu_source(
     from ilsvrc_bench.engine import gpu_decode
 
     check_decode("gpu", device)
-    loader = DataLoader(
+    loader = worker_loader(
         gpu_decode.EncodedViews(dataset, records, prep, protocol),
+        workers=workers,
         batch_sampler=grid_batches(len(records), batch_size, keep),
-        num_workers=workers,
         collate_fn=gpu_decode.collate_encoded,
-        prefetch_factor=4 if workers > 0 else None,
     )
     assemble = gpu_decode.GpuAssembler(device, prep, protocol)
 

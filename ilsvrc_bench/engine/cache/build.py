@@ -134,20 +134,17 @@ def _decode_chunks(
     pending: Sequence[int],
     workers: int,
 ) -> Iterator[tuple[int, Any]]:
-    from torch.utils.data import DataLoader
-
-    from ilsvrc_bench.engine.loader import worker_init
+    from ilsvrc_bench.engine.loader import worker_loader
 
     sampler = [
         list(range(c * p.chunk_images, min((c + 1) * p.chunk_images, p.n_images))) for c in pending
     ]
-    loader = DataLoader(
+    loader = worker_loader(
         ImageViews(dataset, records, prep, p.key.protocol),
+        workers=workers,
+        prefetch=2,
         batch_sampler=sampler,
-        num_workers=workers,
         collate_fn=collate,
-        worker_init_fn=worker_init if workers > 0 else None,
-        prefetch_factor=2 if workers > 0 else None,
     )
     yield from zip(pending, loader, strict=True)
 
