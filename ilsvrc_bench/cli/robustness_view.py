@@ -27,6 +27,11 @@ def emit_robustness(
             "no run on a shift set (ImageNetV2, ImageNet-R, ImageNet-A, ImageNet-Sketch); "
             "prepare one with `ilsvrc-bench data prepare` and evaluate on it"
         )
+    for label in view.unpaired():
+        output.warn(
+            f"{label}: left out, it has shift-set runs but no run on {view.val_data} "
+            "(evaluate it there with the same weights and protocol)"
+        )
     png = None
     if plot_path is not None or fmt == "html":
         png = robustness.plot_png(view)

@@ -49,7 +49,15 @@ def default_real_labels() -> Path | None:
     return None
 
 
-def load_real_labels(path: Path) -> list[list[int]]:
+class RealLabels(list[list[int]]):
+    """The ReaL lists of class indices, one per val image in val-number order, and their file."""
+
+    def __init__(self, lists: Sequence[list[int]], path: Path) -> None:
+        super().__init__(lists)
+        self.path = path
+
+
+def load_real_labels(path: Path) -> RealLabels:
     """``real.json``: a JSON list, one list of class indices per val image in val-number order."""
     try:
         data = json.loads(Path(path).read_text(encoding="utf-8"))
@@ -60,7 +68,7 @@ def load_real_labels(path: Path) -> list[list[int]]:
     for i, labels in enumerate(data):
         if not all(isinstance(c, int) and 0 <= c < N_CLASSES for c in labels):
             raise DataError(f"{path}: entry {i} (val image {i + 1}) holds a bad class index")
-    return data
+    return RealLabels(data, Path(path))
 
 
 def val_numbers(predictions: pd.DataFrame) -> np.ndarray:
@@ -105,9 +113,10 @@ def rescore(
     else:
         numbers = val_numbers(predictions)
         if len(numbers) and numbers.max() > len(real_labels):
+            where = getattr(real_labels, "path", "the ReaL labels")
             raise DataError(
-                f"val image {numbers.max()} has no entry in the ReaL labels "
-                f"({len(real_labels)} entries)"
+                f"{where}: val image {numbers.max()} has no entry ({len(real_labels):,} entries; "
+                "a complete ReaL file has one for each of the 50,000 val images)"
             )
         sets = [set(real_labels[n - 1]) for n in numbers]
         keep &= np.array([bool(s) for s in sets], dtype=bool)

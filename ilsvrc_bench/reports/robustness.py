@@ -126,6 +126,16 @@ class RobustnessView:
                 )
         return out
 
+    def unpaired(self) -> list[str]:
+        """Models with a shift-set run but no run on ``val_data``: left out of the view."""
+        return sorted(
+            self.labels[k]
+            for k, m in self.models.items()
+            if self.val_data is not None
+            and self.val_data not in m
+            and any(shift in m for shift in self.shifts)
+        )
+
     def points(self, shift: str) -> list[tuple[str, Measured, Measured]]:
         """``(label, val, shift)`` of every model measured on both."""
         return [

@@ -117,3 +117,11 @@ def test_wordnet_view() -> None:
     assert np.isnan(
         rescore.wordnet_view(table([0], [0]), parent_of, wnids=wnids).kinds["share"]
     ).all()
+
+
+def test_a_short_real_labels_file_is_named(tmp_path: Path) -> None:
+    short = tmp_path / "my real [v2].json"
+    short.write_text(json.dumps([[1]]))
+    with pytest.raises(DataError) as caught:
+        rescore.rescore(table([1, 2], [1, 2]), real_labels=rescore.load_real_labels(short))
+    assert str(caught.value).startswith(f"{short}: val image 2 has no entry (1 entries")

@@ -167,3 +167,33 @@ def test_the_same_model_at_another_recipe_is_another_point(tmp_path: Path) -> No
         "40/32 bilinear)",
         "48/32 bilinear)",
     }
+
+
+def test_a_model_without_a_val_run_is_named_not_silently_left_out(
+    robustness_runs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    import shutil
+
+    root, runs_dir = robustness_runs
+    copy = tmp_path / "runs"
+    shutil.copytree(runs_dir, copy)
+    for record in copy.glob("*/run.json"):
+        run = json.loads(record.read_text())
+        if run["data"]["name"] == "val-like" and run["model"]["ref"].endswith("favour_r2"):
+            shutil.rmtree(record.parent)
+    result = CliRunner().invoke(
+        main,
+        [
+            "report",
+            "--robustness",
+            "--format",
+            "json",
+            "--runs-dir",
+            str(copy),
+            "--root",
+            str(root),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)) == 2
+    assert "favour_r2: left out, it has shift-set runs but no run on val-like" in result.stderr
